@@ -1,0 +1,79 @@
+import path from 'node:path';
+
+/** Every setting of the server, read once from the environment and validated. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Public base URL of the server (no trailing slash); the FHIR base is `${baseUrl}/fhir`. */
+  readonly baseUrl: string;
+  /** Real PostgreSQL when set; embedded PGlite in `dataDir` otherwise. */
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly logLevel: string;
+  readonly maxBodyBytes: number;
+  readonly searchDefaultCount: number;
+  readonly searchMaxCount: number;
+  readonly dbPoolSize: number;
+  readonly shutdownTimeoutMs: number;
+  readonly seedDemoData: boolean;
+}
+
+class ConfigError extends Error {}
+
+function intSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') {
+    return fallback;
+  }
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+function boolSetting(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') {
+    return fallback;
+  }
+  if (!['true', 'false', '1', '0'].includes(raw)) {
+    throw new ConfigError(`${name} must be true or false (got "${raw}")`);
+  }
+  return raw === 'true' || raw === '1';
+}
+
+function urlSetting(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name] || fallback;
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error('protocol');
+    }
+  } catch {
+    throw new ConfigError(`${name} must be an absolute http(s) URL (got "${raw}")`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+/** Reads and validates the settings; throws with a clear message on the first bad one. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = intSetting(env, 'PORT', 8080, 0, 65535);
+  const searchMaxCount = intSetting(env, 'SEARCH_MAX_COUNT', 1000, 1, 10000);
+  return {
+    port,
+    host: env.HOST || '0.0.0.0',
+    baseUrl: urlSetting(env, 'BASE_URL', `http://localhost:${port}`),
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: path.resolve(env.DATA_DIR || './data'),
+    logLevel: env.LOG_LEVEL || 'info',
+    maxBodyBytes: intSetting(env, 'MAX_BODY_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    searchDefaultCount: Math.min(intSetting(env, 'SEARCH_DEFAULT_COUNT', 20, 1, 10000), searchMaxCount),
+    searchMaxCount,
+    dbPoolSize: intSetting(env, 'DB_POOL_SIZE', 10, 1, 200),
+    shutdownTimeoutMs: intSetting(env, 'SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
+    seedDemoData: boolSetting(env, 'SEED_DEMO_DATA', true),
+  };
+}
+
+export { ConfigError };

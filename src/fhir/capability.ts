@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
+import { RESOURCE_TYPES, SERVER_WRITTEN_TYPES, type SupportedType } from './resource-types.js';
+import { paramDefs } from './search/parameters.js';
+import { PROFILE_URLS } from './validate.js';
+import type { Route } from './router.js';
+
+const BASE_FILE = new URL('../../capability/capability-base.json', import.meta.url);
+
+const WRITE_INTERACTIONS = new Set(['create', 'update', 'delete']);
+
+/**
+ * The CapabilityStatement, generated from capability/capability-base.json plus the route table
+ * and the search parameter table, so it lists exactly what the server answers.
+ */
+export function buildCapabilityStatement(routes: readonly Route[], date: string): CapabilityStatement {
+  const base = JSON.parse(fs.readFileSync(BASE_FILE, 'utf8')) as CapabilityStatement;
+  const rest = base.rest?.[0] ?? { mode: 'server' };
+  const typeRoutes = routes.filter((r) => r.level !== 'system');
+  rest.resource = RESOURCE_TYPES.map((type) => resourceEntry(type, typeRoutes));
+  // One system route serves both Bundle types.
+  rest.interaction = routes.some((r) => r.level === 'system' && r.interaction === 'transaction')
+    ? [{ code: 'transaction' }, { code: 'batch' }]
+    : [];
+  return { ...base, date, rest: [rest] };
+}
+
+function resourceEntry(type: SupportedType, routes: readonly Route[]): CapabilityStatementRestResource {
+  const serverWritten = SERVER_WRITTEN_TYPES.includes(type);
+  const codes = [...new Set(routes.map((r) => r.interaction))].filter(
+    (code) => !code.startsWith('$') && !(serverWritten && WRITE_INTERACTIONS.has(code))
+  );
+  const refParams = paramDefs(type).filter((d) => d.type === 'reference');
+  return {
+    type,
+    ...(PROFILE_URLS[type] ? { profile: PROFILE_URLS[type] } : {}),
+    interaction: codes.map((code) => ({ code: code as 'read' })),
+    versioning: 'versioned-update',
+    readHistory: true,
+    updateCreate: !serverWritten,
+    conditionalCreate: !serverWritten,
+    conditionalRead: 'not-match',
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+    searchInclude: refParams.map((d) => `${type}:${d.code}`),
+    searchRevInclude: revIncludesOf(type),
+    searchParam: [
+      { name: '_id', type: 'token' as const, definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
+      { name: '_lastUpdated', type: 'date' as const, definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },
+      ...paramDefs(type).map((d) => ({ name: d.code, type: d.type, definition: d.definition.url })),
+    ],
+    operation: routes.some((r) => r.interaction === '$validate') && !serverWritten
+      ? [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }]
+      : [],
+  };
+}
+
+/** `_revinclude` values other types offer toward this one. */
+function revIncludesOf(type: SupportedType): string[] {
+  return RESOURCE_TYPES.flatMap((other) =>
+    paramDefs(other)
+      .filter((d) => d.type === 'reference' && (d.targets.length === 0 || d.targets.includes(type)))
+      .map((d) => `${other}:${d.code}`)
+  );
+}

@@ -1,0 +1,110 @@
+import type { Resource } from '@medplum/fhirtypes';
+import { FhirError, informational } from '../outcomes.js';
+import { parseSearch } from '../search/request.js';
+import type { SupportedType } from '../resource-types.js';
+import type { FhirRequest, FhirResponse, HandlerContext } from '../types.js';
+import { runSearch } from '../../repo/search.js';
+import { searchFilterFor } from '../../policy/search-filter.js';
+import { assertClientWritable, prepareWrite } from './write-input.js';
+
+/** The response for a stored resource: body, version headers, and Location on creation. */
+export function resourceResponse(resource: Resource, status: number): FhirResponse {
+  const versionId = resource.meta?.versionId;
+  return {
+    status,
+    resource,
+    versionId,
+    lastUpdated: resource.meta?.lastUpdated,
+    location: status === 201 ? `${resource.resourceType}/${resource.id}/_history/${versionId}` : undefined,
+    preferApplies: true,
+  };
+}
+
+/** read (FHIR R4 http.html#read): 404 unknown, 410 deleted, 304 on a matching If-None-Match. */
+export async function readHandler(ctx: HandlerContext, req: FhirRequest, type: SupportedType, id: string): Promise<FhirResponse> {
+  const stored = await ctx.repo.read(type, id);
+  if (!stored) {
+    throw new FhirError('NOT_FOUND', `${type}/${id} does not exist`);
+  }
+  if (stored.deleted) {
+    throw new FhirError('GONE', `${type}/${id} was deleted`);
+  }
+  if (req.headers.ifNoneMatch && parseEtag(req.headers.ifNoneMatch) === stored.versionId) {
+    return { status: 304, versionId: String(stored.versionId), lastUpdated: stored.lastUpdated.toISOString() };
+  }
+  return { ...resourceResponse(stored.resource as Resource, 200), preferApplies: false };
+}
+
+/** vread: one version; 410 when that version is a deletion. */
+export async function vreadHandler(ctx: HandlerContext, type: SupportedType, id: string, vid: string): Promise<FhirResponse> {
+  const version = /^\d+$/.test(vid) ? await ctx.repo.readVersion(type, id, Number(vid)) : undefined;
+  if (!version) {
+    throw new FhirError('NOT_FOUND', `${type}/${id} has no version "${vid}"`);
+  }
+  if (version.deleted) {
+    throw new FhirError('GONE', `Version ${vid} of ${type}/${id} is a deletion`);
+  }
+  return { ...resourceResponse(version.resource as Resource, 200), preferApplies: false };
+}
+
+/** create, and conditional create with If-None-Exist (0 match: create; 1: 200 with it; more: 412). */
+export async function createHandler(ctx: HandlerContext, req: FhirRequest, type: SupportedType): Promise<FhirResponse> {
+  const resource = prepareWrite(type, req.body);
+  if (!req.headers.ifNoneExist) {
+    return resourceResponse(await ctx.repo.create(type, resource), 201);
+  }
+  const criteria = req.headers.ifNoneExist;
+  return ctx.repo.transaction(async (repo) => {
+    await repo.lockKey(`${type}?${criteria}`);
+    const existing = await findByCriteria({ ...ctx, repo }, type, criteria);
+    if (existing.length > 1) {
+      throw new FhirError('CONDITIONAL_NOT_SELECTIVE', `If-None-Exist "${criteria}" matches ${existing.length} ${type} resources`, ['If-None-Exist']);
+    }
+    if (existing.length === 1) {
+      return resourceResponse(existing[0], 200);
+    }
+    return resourceResponse(await repo.create(type, resource), 201);
+  });
+}
+
+/** Resources of a type matching a search query string (conditional interactions); at most 2 returned. */
+export async function findByCriteria(ctx: HandlerContext, type: SupportedType, criteria: string): Promise<Resource[]> {
+  const params = new URLSearchParams(criteria.startsWith('?') ? criteria.slice(1) : criteria);
+  const query: Record<string, string[]> = {};
+  for (const [k, v] of params) {
+    (query[k] ??= []).push(v);
+  }
+  if (Object.keys(query).length === 0) {
+    throw new FhirError('BAD_REQUEST', 'Conditional criteria must not be empty', ['If-None-Exist']);
+  }
+  const search = parseSearch(type, query, { lenient: false, defaultCount: 2, maxCount: 2 });
+  const page = await runSearch(ctx.repo.queryable, { ...search.query, count: 2, total: false }, (t) => searchFilterFor(ctx.principal, t));
+  return page.matches;
+}
+
+/** update (PUT): 200 updated, 201 created (client-assigned id), 412 on a stale If-Match. */
+export async function updateHandler(ctx: HandlerContext, req: FhirRequest, type: SupportedType, id: string): Promise<FhirResponse> {
+  const resource = prepareWrite(type, req.body, id);
+  const ifMatch = req.headers.ifMatch !== undefined ? parseEtag(req.headers.ifMatch) : undefined;
+  if (req.headers.ifMatch !== undefined && ifMatch === undefined) {
+    throw new FhirError('BAD_REQUEST', `If-Match must be an ETag such as W/"3" (got ${req.headers.ifMatch})`, ['If-Match']);
+  }
+  const result = await ctx.repo.update(type, id, resource, ifMatch);
+  return resourceResponse(result.resource, result.created ? 201 : 200);
+}
+
+/** delete: idempotent; the resource then reads as 410 Gone. */
+export async function deleteHandler(ctx: HandlerContext, type: SupportedType, id: string): Promise<FhirResponse> {
+  assertClientWritable(type);
+  const deleted = await ctx.repo.delete(type, id);
+  return {
+    status: 200,
+    resource: informational(deleted ? `${type}/${id} deleted` : `${type}/${id} was not live: nothing to delete`),
+  };
+}
+
+/** Reads the version number out of `W/"3"`, `"3"` or `3`. */
+export function parseEtag(value: string): number | undefined {
+  const m = /^(?:W\/)?"?(\d+)"?$/.exec(value.trim());
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,0 +1,49 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Principal } from '../policy/principal.js';
+import type { ResourceRepo } from '../repo/resource-repo.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+/** A FHIR interaction, free of any HTTP framework: what handlers receive. */
+export interface FhirRequest {
+  readonly method: HttpMethod;
+  /** Path below the FHIR base, without leading slash: `Patient/123/_history/2`. */
+  readonly path: string;
+  readonly query: Readonly<Record<string, string[]>>;
+  /** Parsed JSON body (a FHIR resource for writes). */
+  readonly body?: unknown;
+  readonly headers: {
+    readonly ifMatch?: string;
+    readonly ifNoneExist?: string;
+    readonly ifNoneMatch?: string;
+    readonly ifModifiedSince?: string;
+    readonly prefer?: string;
+  };
+}
+
+/** What a handler answers; the HTTP layer (or a Bundle entry) turns it into a response. */
+export interface FhirResponse {
+  readonly status: number;
+  readonly resource?: Resource;
+  /** Relative `Type/id/_history/vid`, for 201 answers. */
+  readonly location?: string;
+  readonly versionId?: string;
+  readonly lastUpdated?: string;
+  /** True when the body is a result the Prefer header may replace (create, update). */
+  readonly preferApplies?: boolean;
+}
+
+/** Settings handlers need. */
+export interface FhirSettings {
+  /** Absolute public FHIR base URL, e.g. `https://dmp.example/fhir`. */
+  readonly fhirBase: string;
+  readonly searchDefaultCount: number;
+  readonly searchMaxCount: number;
+}
+
+/** Everything a handler may use: storage (already bound to a transaction when in one), caller, settings. */
+export interface HandlerContext {
+  readonly repo: ResourceRepo;
+  readonly principal: Principal;
+  readonly settings: FhirSettings;
+}

@@ -1,0 +1,49 @@
+import type { NextFunction, Request, Response } from 'express';
+import { currentContext } from '../../context/request-context.js';
+import { FhirError, outcomeOf } from '../../fhir/outcomes.js';
+import { FHIR_JSON } from '../negotiation.js';
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+/** Turns anything thrown into an OperationOutcome with the right status; a 500 never shows internals. */
+export function toFhirError(err: unknown): FhirError {
+  if (err instanceof FhirError) {
+    return err;
+  }
+  const e = err as BodyParserError;
+  switch (e?.type) {
+    case 'entity.parse.failed':
+      return new FhirError('MALFORMED_BODY', `The body is not valid JSON: ${(err as Error).message}`);
+    case 'entity.too.large':
+      return new FhirError('BODY_TOO_LARGE', `The body is larger than the limit of ${e.limit} bytes`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new FhirError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported body encoding or charset: send UTF-8');
+    case 'request.aborted':
+      return new FhirError('BAD_REQUEST', 'The request was aborted by the client');
+    default:
+      return new FhirError('INTERNAL', 'Internal server error; the request id identifies it in the server logs');
+  }
+}
+
+export function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  const fhirError = toFhirError(err);
+  if (fhirError.status >= 500) {
+    // Only the error's message and stack: never the request body, headers or query.
+    currentContext()?.logger.error({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'unhandled error');
+  }
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.status(fhirError.status).type(FHIR_JSON).send(JSON.stringify(fhirError.outcome));
+}
+
+/** 404 OperationOutcome for any path outside the served ones. */
+export function notFound(req: Request, res: Response): void {
+  res.status(404).type(FHIR_JSON).send(JSON.stringify(outcomeOf('UNKNOWN_ROUTE', `Nothing is served at ${req.method} ${req.path}`)));
+}

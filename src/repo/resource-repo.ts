@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import type { Binary, Resource } from '@medplum/fhirtypes';
+import { FhirError } from '../fhir/outcomes.js';
+import { currentTable, historyTable, type SupportedType } from '../fhir/resource-types.js';
+import { indexResource, patientIdOf } from './indexer.js';
+import { writeIndex } from './index-writer.js';
+import type { Database, Queryable } from './pool.js';
+
+/** One stored version of a resource. `resource` is absent for a deletion. */
+export interface StoredVersion {
+  readonly id: string;
+  readonly versionId: number;
+  readonly lastUpdated: Date;
+  readonly deleted: boolean;
+  readonly method: 'POST' | 'PUT' | 'DELETE';
+  readonly resource?: Resource;
+}
+
+export interface UpdateResult {
+  readonly resource: Resource;
+  readonly created: boolean;
+}
+
+export interface Row {
+  id: string;
+  version_id: number;
+  last_updated: Date | string;
+  deleted: boolean;
+  method?: string;
+  content: Resource | null;
+  bytes: Uint8Array | null;
+}
+
+export const COLUMNS = 'id, version_id, last_updated, deleted, content, bytes';
+
+/**
+ * Stores and reads FHIR resources: current table + history table + search index, per type.
+ * Knows SQL, not access rules. Every write runs in one transaction.
+ */
+export class ResourceRepo {
+  constructor(
+    private readonly db: Database,
+    private readonly tx?: Queryable
+  ) {}
+
+  private get q(): Queryable {
+    return this.tx ?? this.db;
+  }
+
+  /** Runs fn in a transaction (joining the current one if this repo is already in one). */
+  async transaction<T>(fn: (repo: ResourceRepo) => Promise<T>): Promise<T> {
+    if (this.tx) {
+      return fn(this);
+    }
+    return this.db.withTransaction((tx) => fn(new ResourceRepo(this.db, tx)));
+  }
+
+  /** Creates a resource with a server-assigned id (or the given one). */
+  async create<T extends Resource>(type: SupportedType, resource: T, id: string = randomUUID()): Promise<T> {
+    return this.transaction((repo) => repo.writeVersion(type, id, resource, 1, 'POST')) as Promise<T>;
+  }
+
+  /** Updates (or creates, when absent) the resource with this id; If-Match version checked when given. */
+  async update(type: SupportedType, id: string, resource: Resource, ifMatch?: number): Promise<UpdateResult> {
+    return this.transaction(async (repo) => {
+      const current = await repo.lockCurrent(type, id);
+      if (ifMatch !== undefined && (!current || current.deleted || current.version_id !== ifMatch)) {
+        const actual = current && !current.deleted ? `W/"${current.version_id}"` : 'none (no current version)';
+        throw new FhirError('PRECONDITION_FAILED', `If-Match W/"${ifMatch}" does not match the current version ${actual} of ${type}/${id}`, ['If-Match']);
+      }
+      const version = (current?.version_id ?? 0) + 1;
+      const stored = await repo.writeVersion(type, id, resource, version, 'PUT');
+      return { resource: stored, created: !current || current.deleted };
+    });
+  }
+
+  /** Deletes a resource; returns false when there was nothing live to delete (delete is idempotent). */
+  async delete(type: SupportedType, id: string): Promise<boolean> {
+    return this.transaction(async (repo) => {
+      const current = await repo.lockCurrent(type, id);
+      if (!current || current.deleted) {
+        return false;
+      }
+      const version = current.version_id + 1;
+      const now = new Date().toISOString();
+      await repo.q.query(
+        `UPDATE ${currentTable(type)} SET version_id = $2, last_updated = $3, deleted = true, content = NULL, bytes = NULL WHERE id = $1`,
+        [id, version, now]
+      );
+      await repo.q.query(
+        `INSERT INTO ${historyTable(type)} (id, version_id, last_updated, deleted, method, patient_id) VALUES ($1, $2, $3, true, 'DELETE', NULL)`,
+        [id, version, now]
+      );
+      await writeIndex(repo.q, type, id, undefined);
+      return true;
+    });
+  }
+
+  /** The current version of a resource (possibly a deletion), or undefined if it never existed. */
+  async read(type: SupportedType, id: string): Promise<StoredVersion | undefined> {
+    const { rows } = await this.q.query<Row>(`SELECT ${COLUMNS} FROM ${currentTable(type)} WHERE id = $1`, [id]);
+    return rows[0] ? toVersion(type, rows[0], 'PUT') : undefined;
+  }
+
+  /** One version of a resource, or undefined. */
+  async readVersion(type: SupportedType, id: string, versionId: number): Promise<StoredVersion | undefined> {
+    const { rows } = await this.q.query<Row>(
+      `SELECT ${COLUMNS}, method FROM ${historyTable(type)} WHERE id = $1 AND version_id = $2`,
+      [id, versionId]
+    );
+    return rows[0] ? toVersion(type, rows[0]) : undefined;
+  }
+
+  /**
+   * History, newest first: of one resource when id is given, of the whole type otherwise.
+   * Keyset-paged on (last_updated, id, version_id) so pages stay stable while rows are added.
+   */
+  async history(
+    type: SupportedType,
+    opts: { id?: string; since?: Date; before?: { lastUpdated: string; id: string; versionId: number }; limit: number }
+  ): Promise<StoredVersion[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown): string => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (opts.id) {
+      where.push(`id = ${p(opts.id)}`);
+    }
+    if (opts.since) {
+      where.push(`last_updated >= ${p(opts.since.toISOString())}::timestamptz`);
+    }
+    if (opts.before) {
+      where.push(
+        `(last_updated, id, version_id) < (${p(opts.before.lastUpdated)}::timestamptz, ${p(opts.before.id)}, ${p(opts.before.versionId)}::integer)`
+      );
+    }
+    const { rows } = await this.q.query<Row>(
+      `SELECT ${COLUMNS}, method FROM ${historyTable(type)} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+       ORDER BY last_updated DESC, id DESC, version_id DESC LIMIT ${p(opts.limit)}`,
+      params
+    );
+    return rows.map((r) => toVersion(type, r));
+  }
+
+  /** Serialises writers on a key until the transaction ends (conditional create races). */
+  async lockKey(key: string): Promise<void> {
+    await this.q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
+  }
+
+  /** Raw query access for the search executor (same connection / transaction). */
+  get queryable(): Queryable {
+    return this.q;
+  }
+
+  private async lockCurrent(type: SupportedType, id: string): Promise<Row | undefined> {
+    const { rows } = await this.q.query<Row>(
+      `SELECT ${COLUMNS} FROM ${currentTable(type)} WHERE id = $1 FOR UPDATE`,
+      [id]
+    );
+    return rows[0];
+  }
+
+  private async writeVersion(type: SupportedType, id: string, input: Resource, version: number, method: 'POST' | 'PUT'): Promise<Resource> {
+    const lastUpdated = new Date();
+    const resource = withMeta(input, id, version, lastUpdated);
+    const { content, bytes } = splitBinary(type, resource);
+    const index = indexResource(type, resource);
+    const patientId = patientIdOf(type, id, index);
+    const values = [id, version, lastUpdated.toISOString(), patientId, content, bytes];
+    await this.q.query(
+      `INSERT INTO ${currentTable(type)} (id, version_id, last_updated, deleted, patient_id, content, bytes)
+       VALUES ($1, $2, $3, false, $4, $5, $6)
+       ON CONFLICT (id) DO UPDATE SET version_id = $2, last_updated = $3, deleted = false, patient_id = $4, content = $5, bytes = $6`,
+      values
+    );
+    await this.q.query(
+      `INSERT INTO ${historyTable(type)} (id, version_id, last_updated, deleted, method, patient_id, content, bytes)
+       VALUES ($1, $2, $3, false, '${method}', $4, $5, $6)`,
+      values
+    );
+    await writeIndex(this.q, type, id, index);
+    return resource;
+  }
+}
+
+function withMeta<T extends Resource>(resource: T, id: string, version: number, lastUpdated: Date): T {
+  return {
+    ...resource,
+    id,
+    meta: { ...(resource.meta ?? {}), versionId: String(version), lastUpdated: lastUpdated.toISOString() },
+  };
+}
+
+/** Binary bytes live in their own column, not inside the JSON body. */
+function splitBinary(type: SupportedType, resource: Resource): { content: Resource; bytes: Buffer | null } {
+  if (type !== 'Binary') {
+    return { content: resource, bytes: null };
+  }
+  const { data, ...rest } = resource as Binary;
+  return { content: rest as Resource, bytes: data ? Buffer.from(data, 'base64') : null };
+}
+
+/** The resource body of a row, `resourceType`, `id` and `meta` first (jsonb does not keep key order). */
+export function rowToResource(type: SupportedType, row: { content: Resource | null; bytes: Uint8Array | null }): Resource {
+  const { resourceType, id, meta, ...rest } = row.content as Resource & Record<string, unknown>;
+  const resource = { resourceType, id, meta, ...rest } as Resource;
+  if (type === 'Binary' && row.bytes) {
+    (resource as Binary).data = Buffer.from(row.bytes).toString('base64');
+  }
+  return resource;
+}
+
+function toVersion(type: SupportedType, row: Row, fallbackMethod?: StoredVersion['method']): StoredVersion {
+  const lastUpdated = row.last_updated instanceof Date ? row.last_updated : new Date(row.last_updated);
+  const resource = row.content ? rowToResource(type, row) : undefined;
+  return {
+    id: row.id,
+    versionId: row.version_id,
+    lastUpdated,
+    deleted: row.deleted,
+    method: (row.method as StoredVersion['method']) ?? fallbackMethod ?? 'PUT',
+    resource,
+  };
+}
