@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { Client } from 'fhir-kit-client';
+import { Client, type FhirResource } from 'fhir-kit-client';
 import type { OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { CATALOGUE, ERROR_CODE_SYSTEM, type ErrorKind } from '../../src/fhir/outcomes.js';
 import { computeInsKey } from '../../src/dmp/ins.js';
@@ -13,6 +13,11 @@ export const FHIR_JSON = 'application/fhir+json';
 export async function fhirClient(): Promise<Client> {
   const { fhirBase } = await getTestServer();
   return new Client({ baseUrl: fhirBase });
+}
+
+/** Types a resource for fhir-kit-client, whose FhirResource type is an open record. */
+export function asBody<T extends object>(resource: T): FhirResource {
+  return resource as unknown as FhirResource;
 }
 
 /** fetch() against the FHIR base: path relative to /fhir. */
