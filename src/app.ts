@@ -21,6 +21,8 @@ export function buildApp({ config, db, logger }: AppDeps): Express {
   loadProfiles();
   const app = express();
   app.disable('x-powered-by');
+  // ETags are resource versions (W/"n"), set by the FHIR layer; never Express's body hashes.
+  app.set('etag', false);
   app.use(requestContext(logger));
   app.use(securityHeaders);
   app.use(healthRoutes(db));

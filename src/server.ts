@@ -25,6 +25,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   const app = buildApp({ config, db, logger });
   const server = http.createServer(app);
+  const closeConnections = closeConnectionsOnShutdown(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -34,12 +35,40 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   logger.info({ url, fhirBase: `${config.baseUrl}/fhir` }, 'listening');
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= shutdown(server, db, config.shutdownTimeoutMs, logger));
+  const stop = (): Promise<void> => (stopping ??= shutdown(server, db, config.shutdownTimeoutMs, logger, closeConnections));
   return { server, db, url, stop };
 }
 
-async function shutdown(server: http.Server, db: Database, timeoutMs: number, logger: Logger): Promise<void> {
+/**
+ * Once called, every answer not yet sent (in flight, or arriving on an open keep-alive connection)
+ * says `Connection: close`, so each connection ends with its last answer instead of lingering until
+ * the keep-alive timeout and being reused for new requests during the shutdown.
+ */
+function closeConnectionsOnShutdown(server: http.Server): () => void {
+  const unanswered = new Set<http.ServerResponse>();
+  let closing = false;
+  const markClose = (res: http.ServerResponse): void => {
+    if (!res.headersSent) {
+      res.setHeader('Connection', 'close');
+    }
+  };
+  server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (closing) {
+      markClose(res);
+      return;
+    }
+    unanswered.add(res);
+    res.once('close', () => unanswered.delete(res));
+  });
+  return () => {
+    closing = true;
+    unanswered.forEach(markClose);
+  };
+}
+
+async function shutdown(server: http.Server, db: Database, timeoutMs: number, logger: Logger, closeConnections: () => void): Promise<void> {
   logger.info('shutting down: no new connections, finishing in-flight requests');
+  closeConnections();
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const timer = setTimeout(() => {

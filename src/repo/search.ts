@@ -105,7 +105,9 @@ async function countMatches(db: Queryable, query: SearchQuery, security: Securit
 
 /** Sort keys: the requested ones, then `id` as the tie-breaker that makes keyset paging exact. */
 function sortKeys(q: SqlParams, query: SearchQuery): SortKey[] {
-  const keys = query.sort.map((rule) => sortKey(q, query.type, rule));
+  // Default order: oldest write first, so rows added while a client pages arrive on later pages.
+  const rules = query.sort.length > 0 ? query.sort : [{ code: '_lastUpdated', descending: false }];
+  const keys = rules.map((rule) => sortKey(q, query.type, rule));
   if (!query.sort.some((r) => r.code === '_id')) {
     keys.push({ expr: 'r.id', descending: false, kind: 'text' });
   }
@@ -132,10 +134,20 @@ function sortKey(q: SqlParams, type: SupportedType, rule: SortRule): SortKey {
   };
 }
 
+/** True for a timestamp in the form keyToString writes (Date.toISOString), and a real instant. */
+function isIsoInstant(value: string): boolean {
+  const date = new Date(value);
+  return !Number.isNaN(date.getTime()) && date.toISOString() === value;
+}
+
 /** Rows strictly after (or before) the cursor in the sort order. */
 function keysetPredicate(q: SqlParams, keys: SortKey[], cursor: Cursor): string {
   if (cursor.keys.length !== keys.length) {
     throw new FhirError('INVALID_PAGE_CURSOR', 'The paging cursor does not belong to this search; follow the Bundle links as given', ['_cursor']);
+  }
+  // The cursor comes from the client: a key that is no instant would fail the ::timestamptz cast (500).
+  if (keys.some((k, i) => k.kind === 'timestamptz' && !isIsoInstant(cursor.keys[i]))) {
+    throw new FhirError('INVALID_PAGE_CURSOR', 'The paging cursor is not one this server wrote; follow the Bundle links as given', ['_cursor']);
   }
   const values = keys.map((k, i) => `${q.add(cursor.keys[i])}::${k.kind}`);
   const branches = keys.map((k, i) => {

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../outcomes.js';
 import { parsePrefer } from '../prefer.js';
-import { isSupportedType } from '../resource-types.js';
+import { isSupportedType, type SupportedType } from '../resource-types.js';
 import type { FhirRequest, FhirResponse, HandlerContext, HttpMethod } from '../types.js';
-import { findByCriteria } from './crud.handler.js';
+import { createHandler, findByCriteria } from './crud.handler.js';
 import { shapeForPrefer } from '../response-shape.js';
 import { dispatch } from '../router.js';
 
@@ -119,6 +119,14 @@ async function assignIds(ctx: HandlerContext, entries: EntryRequest[]): Promise<
   const refs = new Map<string, string>();
   const ids = new Map<number, string>();
   const existing = new Map<number, Resource>();
+  // Same locks as a plain conditional create, all taken up front in one order so that two
+  // transactions with several conditional entries cannot deadlock each other.
+  const lockKeys = entries
+    .filter((e) => e.request.method === 'POST' && e.request.headers.ifNoneExist)
+    .map((e) => `${e.type}?${e.request.headers.ifNoneExist}`);
+  for (const key of [...new Set(lockKeys)].sort()) {
+    await ctx.repo.lockKey(key);
+  }
   for (const entry of entries) {
     if (entry.request.method !== 'POST' || !entry.type || !isSupportedType(entry.type) || entry.request.path.includes('/')) {
       continue;
@@ -169,7 +177,7 @@ function rewriteRefs(value: unknown, refs: Map<string, string>): unknown {
   return value;
 }
 
-/** The first `urn:uuid:` / `urn:oid:`-style placeholder left in a Reference.reference, if any. */
+/** The first unresolved `urn:uuid:` left in a reference or url element, if any. */
 function findUnresolved(value: unknown): string | undefined {
   if (Array.isArray(value)) {
     for (const v of value) {
@@ -180,7 +188,8 @@ function findUnresolved(value: unknown): string | undefined {
     }
   } else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (k === 'reference' && typeof v === 'string' && v.startsWith('urn:uuid:')) {
+      // Reference.reference and Attachment.url are where entries point at each other.
+      if ((k === 'reference' || k === 'url') && typeof v === 'string' && v.startsWith('urn:uuid:')) {
         return v;
       }
       const found = findUnresolved(v);
@@ -198,12 +207,14 @@ async function runEntry(ctx: HandlerContext, entry: EntryRequest, assigned: Assi
     return { status: 200, resource: existing, versionId: existing.meta?.versionId, lastUpdated: existing.meta?.lastUpdated, preferApplies: true };
   }
   const assignedId = assigned.ids.get(entry.index);
-  // A POST with a pre-assigned id is a create at that id (so references to it resolve).
-  const request: FhirRequest = assignedId
-    ? { ...entry.request, method: 'PUT', path: `${entry.type}/${assignedId}`, body: { ...(entry.request.body as object), id: assignedId }, headers: { ...entry.request.headers, ifNoneExist: undefined } }
-    : entry.request;
   try {
-    return await dispatch(ctx, request);
+    // A POST with a pre-assigned id is a create at that id (so references to it resolve); its
+    // If-None-Exist was already settled by assignIds. It stays a create (history says POST).
+    if (assignedId) {
+      const request: FhirRequest = { ...entry.request, headers: { ...entry.request.headers, ifNoneExist: undefined } };
+      return await createHandler(ctx, request, entry.type as SupportedType, assignedId);
+    }
+    return await dispatch(ctx, entry.request);
   } catch (err) {
     if (err instanceof FhirError) {
       throw prefixError(err, entry);

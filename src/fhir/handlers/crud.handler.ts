@@ -47,11 +47,14 @@ export async function vreadHandler(ctx: HandlerContext, type: SupportedType, id:
   return { ...resourceResponse(version.resource as Resource, 200), preferApplies: false };
 }
 
-/** create, and conditional create with If-None-Exist (0 match: create; 1: 200 with it; more: 412). */
-export async function createHandler(ctx: HandlerContext, req: FhirRequest, type: SupportedType): Promise<FhirResponse> {
+/**
+ * create, and conditional create with If-None-Exist (0 match: create; 1: 200 with it; more: 412).
+ * `id` is for transactions, which assign the ids of their POST entries up front.
+ */
+export async function createHandler(ctx: HandlerContext, req: FhirRequest, type: SupportedType, id?: string): Promise<FhirResponse> {
   const resource = prepareWrite(type, req.body);
   if (!req.headers.ifNoneExist) {
-    return resourceResponse(await ctx.repo.create(type, resource), 201);
+    return resourceResponse(await ctx.repo.create(type, resource, id), 201);
   }
   const criteria = req.headers.ifNoneExist;
   return ctx.repo.transaction(async (repo) => {

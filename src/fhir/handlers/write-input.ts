@@ -1,5 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../outcomes.js';
+import { isValidId } from '../references.js';
 import { SERVER_WRITTEN_TYPES, type SupportedType } from '../resource-types.js';
 import { PROFILE_URLS, validateForWrite } from '../validate.js';
 
@@ -24,6 +25,9 @@ export function prepareWrite(type: SupportedType, body: unknown, urlId?: string)
     throw new FhirError('WRONG_RESOURCE_TYPE', `The body is a ${String(resource.resourceType)} but the URL is for ${type}`, ['resourceType']);
   }
   if (urlId !== undefined) {
+    if (!isValidId(urlId)) {
+      throw new FhirError('INVALID_ID', `"${urlId}" is not a valid FHIR id (1 to 64 characters among A-Z a-z 0-9 - .)`, [`${type}.id`]);
+    }
     if (!resource.id) {
       throw new FhirError('MISSING_ID', `A PUT body must carry the id of the URL ("${urlId}")`, [`${type}.id`]);
     }

@@ -1,4 +1,4 @@
-import { parseSearchRequest, type IncludeTarget } from '@medplum/core';
+import { OperationOutcomeError, parseSearchRequest, type Filter, type IncludeTarget, type Operator } from '@medplum/core';
 import { FhirError } from '../outcomes.js';
 import { isSupportedType, type SupportedType } from '../resource-types.js';
 import type { Cursor, SearchQuery } from '../../repo/search.js';
@@ -51,6 +51,9 @@ export function parseSearch(type: SupportedType, raw: Readonly<Record<string, st
       ignored.push(key);
       continue;
     }
+    if (!CONTROL_PARAMS.has(key.split(':')[0])) {
+      checkModifier(type, key);
+    }
     kept[key] = values;
     if (!TRANSPORT_PARAMS.has(key)) {
       values.forEach((v) => applied.push([key, v]));
@@ -68,7 +71,8 @@ export function parseSearch(type: SupportedType, raw: Readonly<Record<string, st
   const medplumQuery = Object.fromEntries(
     Object.entries(kept).filter(([k]) => !['_count', '_summary', '_total', '_cursor'].includes(k))
   );
-  const parsed = parseSearchRequest(type, medplumQuery);
+  const typed = typeModifiedFilters(type, medplumQuery);
+  const parsed = parseMedplum(type, medplumQuery);
   for (const inc of parsed.include ?? []) {
     checkInclude(type, inc, false);
   }
@@ -80,7 +84,7 @@ export function parseSearch(type: SupportedType, raw: Readonly<Record<string, st
   return {
     query: {
       type,
-      filters: parsed.filters ?? [],
+      filters: [...(parsed.filters ?? []), ...typed],
       sort: (parsed.sortRules ?? []).map((r) => ({ code: r.code, descending: !!r.descending })),
       count: summaryCount ? 0 : count,
       cursor: cursorValue ? decodeCursor(cursorValue) : undefined,
@@ -91,8 +95,37 @@ export function parseSearch(type: SupportedType, raw: Readonly<Record<string, st
     summaryCount,
     elements: parsed.fields,
     ignored,
-    applied,
+    // The links show the page size really used (a capped _count included).
+    applied: applied.map(([k, v]): [string, string] => (k === '_count' ? [k, String(count)] : [k, v])),
   };
+}
+
+/**
+ * `ref:Type=value` filters, taken out of the query: @medplum/core drops the type modifier, so they
+ * are kept here with the type as operator (what filterPredicate reads as a type modifier).
+ */
+function typeModifiedFilters(type: SupportedType, query: Record<string, string[]>): Filter[] {
+  const out: Filter[] = [];
+  for (const [key, values] of Object.entries(query)) {
+    const m = /^([^:.]+):([A-Z][A-Za-z]+)$/.exec(key);
+    if (m && paramDef(type, m[1])?.type === 'reference') {
+      delete query[key];
+      out.push(...values.map((value) => ({ code: m[1], operator: m[2] as Operator, value })));
+    }
+  }
+  return out;
+}
+
+/** @medplum/core's parser, whose rejections (e.g. a malformed date) are the client's input errors. */
+function parseMedplum(type: SupportedType, query: Record<string, string[]>): ReturnType<typeof parseSearchRequest> {
+  try {
+    return parseSearchRequest(type, query);
+  } catch (err) {
+    if (err instanceof OperationOutcomeError) {
+      throw new FhirError('INVALID_SEARCH_VALUE', err.outcome.issue?.[0]?.details?.text ?? err.message);
+    }
+    throw err;
+  }
 }
 
 function single(query: Record<string, string[]>, key: string): string | undefined {
@@ -111,6 +144,21 @@ function parseCount(value: string | undefined, opts: SearchOptions): number {
     throw new FhirError('INVALID_SEARCH_VALUE', `_count must be a non-negative integer (got "${value}")`, ['_count']);
   }
   return Math.min(Number(value), opts.maxCount);
+}
+
+/** Modifiers @medplum/core keeps as the filter operator (the translators then accept or refuse them). */
+const MODIFIERS = new Set(['missing', 'not', 'exact', 'contains', 'text', 'in', 'not-in', 'below', 'above', 'of-type', 'identifier']);
+
+/** @medplum/core silently drops any other modifier (`gender:foo=x` would search `gender=x`), so those are refused here. */
+function checkModifier(type: SupportedType, key: string): void {
+  const [code, ...modifiers] = key.split('.')[0].split(':');
+  if (modifiers.length === 0) {
+    return;
+  }
+  const isTypeModifier = /^[A-Z][A-Za-z]+$/.test(modifiers[0]) && paramDef(type, code)?.type === 'reference';
+  if (modifiers.length > 1 || !(MODIFIERS.has(modifiers[0]) || isTypeModifier)) {
+    throw new FhirError('UNSUPPORTED_SEARCH_FEATURE', `Modifier ":${modifiers.join(':')}" is not supported on search parameter "${code}"`, [key]);
+  }
 }
 
 /** True when the key names a supported filter: `_id`, `_lastUpdated`, a supported param, or a chain on a reference. */

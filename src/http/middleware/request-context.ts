@@ -23,7 +23,8 @@ export function requestContext(logger: Logger) {
       log.info(
         {
           method: req.method,
-          path: req.path,
+          // originalUrl: req.path lost the mount point (/fhir) by now; the query string is cut off.
+          path: req.originalUrl.split('?')[0],
           status: res.statusCode,
           durationMs: Number(process.hrtime.bigint() - started) / 1e6,
         },

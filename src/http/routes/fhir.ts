@@ -16,7 +16,9 @@ export interface FhirRouteDeps {
   readonly maxBodyBytes: number;
 }
 
-const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+// Methods whose body is read. No route serves PATCH: its body is left unread so that the router
+// answers 405 (a JSON Patch body would otherwise get a misleading 415).
+const WRITE_METHODS = new Set(['POST', 'PUT']);
 
 /** The `/fhir` endpoint: body parsing and negotiation, then the transport-free FHIR router. */
 export function fhirRoutes(deps: FhirRouteDeps): express.Router {
@@ -92,7 +94,7 @@ function readBody(req: Request, query: Record<string, string[]>): unknown {
   }
   if (isRawBinaryUpload(req) && Buffer.isBuffer(req.body)) {
     const id = req.path.split('/')[2];
-    const binary: Binary = { resourceType: 'Binary', ...(id ? { id } : {}), contentType: type.split(';')[0].trim(), data: req.body.toString('base64') };
+    const binary: Binary = { resourceType: 'Binary', ...(id ? { id } : {}), contentType: type.trim(), data: req.body.toString('base64') };
     return binary;
   }
   throw new FhirError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || 'none'}" is not accepted here: send application/fhir+json`, ['Content-Type']);

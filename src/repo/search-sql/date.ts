@@ -23,25 +23,26 @@ export function dateComparison(q: SqlParams, code: string, prefix: string, value
   if (!range) {
     throw new FhirError('INVALID_SEARCH_VALUE', `"${value}" is not a valid date for parameter "${code}" (expected e.g. 2024, 2024-05, 2024-05-31, 2024-05-31T10:00:00Z)`, [code]);
   }
-  const qlo = `${q.add(range.lo.toISOString())}::timestamptz`;
-  const qhi = `${q.add(range.hi.toISOString())}::timestamptz`;
+  // Bind only the bounds a prefix uses: an unused bind value has no type and fails the query.
+  const qlo = (): string => `${q.add(range.lo.toISOString())}::timestamptz`;
+  const qhi = (): string => `${q.add(range.hi.toISOString())}::timestamptz`;
   switch (prefix) {
     case 'eq':
-      return `${row.lo} >= ${qlo} AND ${row.hi} <= ${qhi}`;
+      return `${row.lo} >= ${qlo()} AND ${row.hi} <= ${qhi()}`;
     case 'ne':
-      return `NOT (${row.lo} >= ${qlo} AND ${row.hi} <= ${qhi})`;
+      return `NOT (${row.lo} >= ${qlo()} AND ${row.hi} <= ${qhi()})`;
     case 'gt':
-      return `${row.hi} > ${qhi}`;
+      return `${row.hi} > ${qhi()}`;
     case 'ge':
-      return `${row.hi} > ${qlo}`;
+      return `${row.hi} > ${qlo()}`;
     case 'lt':
-      return `${row.lo} < ${qlo}`;
+      return `${row.lo} < ${qlo()}`;
     case 'le':
-      return `${row.lo} < ${qhi}`;
+      return `${row.lo} < ${qhi()}`;
     case 'sa':
-      return `${row.lo} >= ${qhi}`;
+      return `${row.lo} >= ${qhi()}`;
     default: // eb
-      return `${row.hi} <= ${qlo}`;
+      return `${row.hi} <= ${qlo()}`;
   }
 }
 
