@@ -2,7 +2,7 @@ import { buildDemoBundle } from './demo-bundle.js';
 import { dispatch } from '../../src/fhir/router.js';
 import type { FhirSettings } from '../../src/fhir/types.js';
 import type { Logger } from '../../src/logging/logger.js';
-import { ANONYMOUS } from '../../src/policy/principal.js';
+import { INTERNAL } from '../../src/policy/principal.js';
 import type { Database } from '../../src/repo/pool.js';
 import { ResourceRepo } from '../../src/repo/resource-repo.js';
 
@@ -20,7 +20,7 @@ export async function loadDemoDataOnce(db: Database, settings: FhirSettings, log
       return false;
     }
     const response = await dispatch(
-      { repo, principal: ANONYMOUS, settings },
+      { repo, principal: INTERNAL, settings },
       { method: 'POST', path: '', query: {}, body: buildDemoBundle(), headers: { prefer: 'return=minimal' } }
     );
     await repo.queryable.query('INSERT INTO app_state (key, value) VALUES ($1, $2)', [SEEDED_KEY, new Date().toISOString()]);

@@ -16,6 +16,21 @@ export interface Config {
   readonly dbPoolSize: number;
   readonly shutdownTimeoutMs: number;
   readonly seedDemoData: boolean;
+  readonly auth: AuthConfig;
+}
+
+/** The SMART authorisation server's settings. */
+export interface AuthConfig {
+  /** Upstream OpenID Connect provider; undefined = the built-in demo identity provider under /demo-idp. */
+  readonly oidcIssuer: string | undefined;
+  readonly oidcClientId: string | undefined;
+  readonly oidcClientSecret: string | undefined;
+  /** JSON array of registered SMART clients (RFC 7591 metadata). */
+  readonly clientsFile: string;
+  /** Private signing key (JWK JSON, ES256 or RS256) from settings; unset = generated once and kept in the database. */
+  readonly signingKey: string | undefined;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlSeconds: number;
 }
 
 class ConfigError extends Error {}
@@ -73,6 +88,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolSize: intSetting(env, 'DB_POOL_SIZE', 10, 1, 200),
     shutdownTimeoutMs: intSetting(env, 'SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
     seedDemoData: boolSetting(env, 'SEED_DEMO_DATA', true),
+    auth: loadAuthConfig(env, path.resolve(env.DATA_DIR || './data')),
+  };
+}
+
+function loadAuthConfig(env: NodeJS.ProcessEnv, dataDir: string): AuthConfig {
+  const oidcIssuer = env.OIDC_ISSUER ? urlSetting(env, 'OIDC_ISSUER', env.OIDC_ISSUER) : undefined;
+  if (oidcIssuer && (!env.OIDC_CLIENT_ID || !env.OIDC_CLIENT_SECRET)) {
+    throw new ConfigError('OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are required when OIDC_ISSUER is set');
+  }
+  return {
+    oidcIssuer,
+    oidcClientId: env.OIDC_CLIENT_ID || undefined,
+    oidcClientSecret: env.OIDC_CLIENT_SECRET || undefined,
+    clientsFile: path.resolve(env.SMART_CLIENTS_FILE || path.join(dataDir, 'smart-clients.json')),
+    signingKey: env.AUTH_SIGNING_KEY || undefined,
+    // SMART: access tokens live at most one hour.
+    accessTokenTtlSeconds: intSetting(env, 'ACCESS_TOKEN_TTL_SECONDS', 3600, 60, 3600),
+    refreshTokenTtlSeconds: intSetting(env, 'REFRESH_TOKEN_TTL_SECONDS', 30 * 24 * 3600, 300, 365 * 24 * 3600),
   };
 }
 

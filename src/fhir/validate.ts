@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { indexStructureDefinitionBundle, OperationOutcomeError, validateResource } from '@medplum/core';
 import type { ElementDefinition, OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import { checkRequiredBindings, loadBindings } from './bindings.js';
 import { loadBaseDefinitions } from './definitions.js';
 import { FhirError } from './outcomes.js';
 
@@ -38,6 +39,7 @@ export function loadProfiles(): void {
     return;
   }
   loadBaseDefinitions();
+  loadBindings();
   const sds = readGeneratedProfiles();
   for (const sd of sds) {
     if (!sd.url || !sd.snapshot?.element?.length) {
@@ -62,14 +64,15 @@ export function ourProfileFor(resourceType: string): StructureDefinition | undef
 }
 
 /**
- * Validates a resource to be written: base R4 rules first (FhirError 'INVALID_RESOURCE', HTTP 400),
+ * Validates a resource to be written: base R4 rules, including required bindings of `code`
+ * elements (FhirError 'INVALID_RESOURCE', HTTP 400),
  * then our profile for its type and any of OUR profiles listed in meta.profile (FhirError
  * 'PROFILE_VIOLATION', HTTP 422). Every issue carries an `expression` naming the element.
  */
 export function validateForWrite(resource: Resource): void {
   loadProfiles();
   const { subject, issues: dataIssues } = withoutBinaryData(resource);
-  const baseIssues = [...dataIssues, ...runValidator(subject)];
+  const baseIssues = [...dataIssues, ...runValidator(subject), ...checkRequiredBindings(subject)];
   if (baseIssues.length > 0) {
     throw FhirError.withIssues('INVALID_RESOURCE', baseIssues);
   }

@@ -3,10 +3,15 @@ import type { IndexRows } from './indexer.js';
 import type { SqlParams } from './sql.js';
 import { SqlParams as Params } from './sql.js';
 
-/** Replaces the search index rows of one resource (deleting them when rows is undefined). */
-export async function writeIndex(db: Queryable, resType: string, resId: string, rows: IndexRows | undefined): Promise<void> {
-  for (const table of ['sp_token', 'sp_string', 'sp_date', 'sp_reference']) {
-    await db.query(`DELETE FROM ${table} WHERE res_id = $1 AND res_type = $2`, [resId, resType]);
+/**
+ * Replaces the search index rows of one resource (deleting them when rows is undefined).
+ * `fresh` (a first version) skips the deletes: there is nothing to replace.
+ */
+export async function writeIndex(db: Queryable, resType: string, resId: string, rows: IndexRows | undefined, fresh = false): Promise<void> {
+  if (!fresh) {
+    for (const table of ['sp_token', 'sp_string', 'sp_date', 'sp_reference']) {
+      await db.query(`DELETE FROM ${table} WHERE res_id = $1 AND res_type = $2`, [resId, resType]);
+    }
   }
   if (!rows) {
     return;

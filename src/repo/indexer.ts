@@ -24,7 +24,7 @@ export function indexResource(type: SupportedType, resource: Resource): IndexRow
   const rows: IndexRows = { token: [], string: [], date: [], reference: [] };
   const input = [toTypedValue(resource)];
   for (const def of paramDefs(type)) {
-    for (const tv of evalFhirPathTyped(def.expression, input)) {
+    for (const tv of evalFhirPathTyped(def.atom, input)) {
       addValue(rows, def, tv);
     }
   }

@@ -85,10 +85,8 @@ export interface DatabaseOptions {
 /** Opens the database named by the settings: pg when a URL is given, PGlite otherwise. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize });
-    pool.on('connect', (client) => {
-      client.query("SET statement_timeout = '30s'").catch(() => undefined);
-    });
+    // statement_timeout is a connection setting: no query can hold a connection forever.
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize, statement_timeout: 30_000 });
     return new PgDatabase(pool);
   }
   if (!options.dataDir.startsWith('memory://')) {

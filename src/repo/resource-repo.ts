@@ -180,7 +180,7 @@ export class ResourceRepo {
        VALUES ($1, $2, $3, false, '${method}', $4, $5, $6)`,
       values
     );
-    await writeIndex(this.q, type, id, index);
+    await writeIndex(this.q, type, id, index, version === 1 && method === 'POST');
     return resource;
   }
 }

@@ -1,4 +1,4 @@
-import { getSearchParameters } from '@medplum/core';
+import { getSearchParameters, parseFhirPath, type FhirPathAtom } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
 import type { SupportedType } from '../resource-types.js';
 
@@ -45,7 +45,10 @@ export type ParamType = 'token' | 'string' | 'date' | 'reference';
 export interface ParamDef {
   readonly code: string;
   readonly type: ParamType;
+  /** The FHIRPath expression, restricted to this resource type's branches. */
   readonly expression: string;
+  /** The expression, parsed once. */
+  readonly atom: FhirPathAtom;
   /** Resource types a reference parameter may point to. */
   readonly targets: readonly string[];
   readonly definition: SearchParameter;
@@ -70,13 +73,25 @@ function buildDef(type: SupportedType, code: string): ParamDef | undefined {
   if (!definition?.expression || !isParamType(definition.type)) {
     throw new Error(`Search parameter ${key(type, code)} has no usable R4 definition`);
   }
+  const expression = ownBranches(type, definition.expression);
   return {
     code,
     type: definition.type,
-    expression: definition.expression,
+    expression,
+    atom: parseFhirPath(expression),
     targets: definition.target ?? [],
     definition,
   };
+}
+
+/**
+ * R4 shares one SearchParameter between many types (`patient` spans ~30 of them): keep only the
+ * union branches about this type, so indexing parses and evaluates a short expression.
+ */
+export function ownBranches(type: string, expression: string): string {
+  const branches = expression.split(' | ').map((b) => b.trim());
+  const own = branches.filter((b) => b.startsWith(`${type}.`) || b.startsWith(`(${type}.`));
+  return own.length > 0 && own.length < branches.length ? own.join(' | ') : expression;
 }
 
 function key(type: string, code: string): string {

@@ -1,5 +1,6 @@
 import type { Database } from '../pool.js';
 import { initMigration } from './001-init.js';
+import { authMigration } from './002-auth.js';
 
 /** A schema change: SQL statements run once, in order, in one transaction. */
 export interface Migration {
@@ -8,7 +9,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Never edit one that has shipped: add a new one. */
-export const MIGRATIONS: readonly Migration[] = [initMigration];
+export const MIGRATIONS: readonly Migration[] = [initMigration, authMigration];
 
 // Arbitrary constant: serialises concurrent migrators (several instances starting together).
 const MIGRATION_LOCK_KEY = 804_271_001;

@@ -1,0 +1,84 @@
+/** The two HTTP servers under load: a bare Express baseline and the real app on its database. */
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import express from 'express';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { migrate } from '../../src/repo/migrations/index.js';
+import { openDatabase, type Database } from '../../src/repo/pool.js';
+import { ResourceRepo } from '../../src/repo/resource-repo.js';
+import { baselinePayload } from './fixtures.js';
+
+/** A server listening on a loopback port. */
+export interface Listening {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export interface AppUnderTest extends Listening {
+  readonly db: Database;
+  /** A repository on the same database, for seeding. */
+  readonly repo: ResourceRepo;
+  /** Human description of the database, e.g. "pglite (fresh, /tmp/dmp-bench-x)". */
+  readonly databaseLabel: string;
+}
+
+export const BASELINE_PATH = '/patient';
+const POOL_SIZE = 10;
+
+/** Listens on 127.0.0.1, port chosen by the OS; the request handler is attached later. */
+async function listenOnLoopback(): Promise<{ server: http.Server; url: string }> {
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as { port: number };
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** Bare Express 5 with one JSON endpoint returning a fixed Patient-sized object. */
+export async function startBaseline(): Promise<Listening> {
+  const { server, url } = await listenOnLoopback();
+  const app = express();
+  app.disable('x-powered-by');
+  const payload = baselinePayload();
+  app.get(BASELINE_PATH, (_req, res) => {
+    res.json(payload);
+  });
+  server.on('request', app);
+  return { url, close: () => closeServer(server) };
+}
+
+/** The real app (buildApp) on PostgreSQL when databaseUrl is given, else on a fresh PGlite in a temp dir. */
+export async function startApp(databaseUrl: string | undefined): Promise<AppUnderTest> {
+  const { server, url } = await listenOnLoopback();
+  const dataDir = databaseUrl ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'dmp-bench-'));
+  const config = loadConfig({
+    PORT: new URL(url).port,
+    BASE_URL: url,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir }),
+    SEED_DEMO_DATA: 'false',
+    LOG_LEVEL: 'warn',
+  });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: POOL_SIZE });
+  await migrate(db);
+  server.on('request', buildApp({ config, db, logger: createLogger(config.logLevel) }));
+  const close = async (): Promise<void> => {
+    await closeServer(server);
+    await db.close();
+    if (dataDir) {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
+  const databaseLabel = databaseUrl ? 'postgres (DATABASE_URL)' : `pglite (fresh, ${dataDir})`;
+  return { url, db, repo: new ResourceRepo(db), databaseLabel, close };
+}
