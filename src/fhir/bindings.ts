@@ -335,7 +335,7 @@ function prune(nodes: Node[]): void {
 
 let graph: Graph | undefined;
 
-/** Builds the binding graph (once per process; about half a second). Called at startup to warm up. */
+/** Builds the binding graph (once per process; 0.5 to 0.8 s, mostly JSON parsing). Called at startup to warm up. */
 export function loadBindings(): void {
   graph ??= buildGraph();
 }
