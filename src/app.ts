@@ -9,11 +9,29 @@ import { healthRoutes } from './http/routes/health.js';
 import type { Logger } from './logging/logger.js';
 import type { Database } from './repo/pool.js';
 import { ResourceRepo } from './repo/resource-repo.js';
+import { createAuth, DEMO_IDP_CLIENT_ID, type AuthSetup } from './auth/setup.js';
+import { DemoIdentityProvider } from './auth/demo-idp/provider.js';
+import { demoIdpClientSecret } from './auth/demo-idp/secret.js';
+import { loadDemoUsers } from './auth/demo-idp/users.js';
+import { authenticate } from './http/middleware/authenticate.js';
+import { authRoutes } from './http/routes/auth.js';
+import { demoIdpRoutes } from './http/routes/demo-idp.js';
 
 export interface AppDeps {
   readonly config: Config;
   readonly db: Database;
   readonly logger: Logger;
+}
+
+/** The built-in demo OpenID Connect provider (when no OIDC_ISSUER is set). */
+function demoIdentityProvider(auth: AuthSetup, db: Database): DemoIdentityProvider {
+  return new DemoIdentityProvider({
+    issuer: auth.demoIdpIssuer as string,
+    clients: async () => [{ client_id: DEMO_IDP_CLIENT_ID, client_secret: await demoIdpClientSecret(db), redirect_uris: [auth.services.urls.callback] }],
+    users: () => loadDemoUsers(auth.services.repo),
+    keys: auth.services.keys,
+    db,
+  });
 }
 
 /** Assembles the Express app; never listens (server.ts and the tests do). */
@@ -26,6 +44,19 @@ export function buildApp({ config, db, logger }: AppDeps): Express {
   app.use(requestContext(logger));
   app.use(securityHeaders);
   app.use(healthRoutes(db));
+  const auth = createAuth(config, db);
+  if (auth.demoIdpIssuer) {
+    app.use('/demo-idp', demoIdpRoutes(demoIdentityProvider(auth, db)));
+  }
+  app.use(
+    authRoutes({
+      services: auth.services,
+      upstream: auth.upstream,
+      resolveIdentity: auth.resolveIdentity,
+      secureCookies: config.baseUrl.startsWith('https:'),
+    })
+  );
+  app.use('/fhir', authenticate(auth.services.tokens, auth.services.urls.fhirBase));
   app.use(
     '/fhir',
     fhirRoutes({

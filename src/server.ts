@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { buildApp } from './app.js';
+import { ensureDemoClients } from './auth/demo-clients.js';
 import { loadConfig, type Config } from './config/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { migrate } from './repo/migrations/index.js';
@@ -22,6 +23,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (config.seedDemoData) {
     const settings = { fhirBase: `${config.baseUrl}/fhir`, searchDefaultCount: config.searchDefaultCount, searchMaxCount: config.searchMaxCount };
     await loadDemoDataOnce(db, settings, logger);
+    const demoClients = await ensureDemoClients({ clientsFile: config.auth.clientsFile, baseUrl: config.baseUrl, dataDir: config.dataDir });
+    if (demoClients.created) {
+      logger.info({ clientsFile: config.auth.clientsFile }, 'demo SMART clients registered (demo-app, demo-backend)');
+    }
   }
   const app = buildApp({ config, db, logger });
   const server = http.createServer(app);

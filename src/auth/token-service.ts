@@ -39,7 +39,7 @@ export class TokenService {
     readonly settings: TokenSettings
   ) {}
 
-  async issueAccessToken(grant: Grant): Promise<{ token: string; expiresIn: number; jti: string }> {
+  async issueAccessToken(grant: Grant, ttlSeconds = this.settings.accessTokenTtlSeconds): Promise<{ token: string; expiresIn: number; jti: string }> {
     const jti = randomUUID();
     const s = grant.subject;
     const claims: AccessClaims = {
@@ -58,7 +58,7 @@ export class TokenService {
       ...(s.kind === 'practitioner' ? { prof: professionalClaim(s.professional) } : {}),
       ...(s.kind === 'patient' ? { self: s.patientId } : {}),
     };
-    const ttl = this.settings.accessTokenTtlSeconds;
+    const ttl = Math.min(ttlSeconds, this.settings.accessTokenTtlSeconds);
     const token = await this.keys.sign('server', claims, { expiresInSeconds: ttl, typ: 'at+jwt' });
     return { token, expiresIn: ttl, jti };
   }

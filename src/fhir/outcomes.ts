@@ -45,6 +45,8 @@ export const CATALOGUE = {
   UNRESOLVED_REFERENCE: { id: 'DMPF-0051', status: 400, code: 'not-found' },
   UNAUTHORIZED: { id: 'DMPF-0060', status: 401, code: 'login' },
   FORBIDDEN: { id: 'DMPF-0061', status: 403, code: 'forbidden' },
+  INSUFFICIENT_SCOPE: { id: 'DMPF-0062', status: 403, code: 'forbidden' },
+  OUTSIDE_PATIENT_CONTEXT: { id: 'DMPF-0063', status: 403, code: 'forbidden' },
   DATABASE_UNAVAILABLE: { id: 'DMPF-0090', status: 503, code: 'transient' },
   INTERNAL: { id: 'DMPF-0099', status: 500, code: 'exception' },
 } as const satisfies Record<string, CatalogueEntry>;

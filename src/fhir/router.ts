@@ -7,6 +7,7 @@ import { searchHandler } from './handlers/search.handler.js';
 import { validateHandler } from './handlers/validate.handler.js';
 import { bundleHandler } from './handlers/bundle.handler.js';
 import { metadataHandler } from './handlers/metadata.handler.js';
+import { permissionFor, requireScope } from '../policy/scope-gate.js';
 
 /** Path parameters captured by a route pattern. */
 export interface RouteParams {
@@ -77,6 +78,11 @@ export async function dispatch(ctx: HandlerContext, req: FhirRequest): Promise<F
   if (!found) {
     const allowed = candidates.map((c) => c.route.method).join(', ');
     throw new FhirError('METHOD_NOT_ALLOWED', `${req.method} is not supported on "${req.path}" (allowed: ${allowed})`);
+  }
+  // The coarse SMART gate, on every interaction (transaction entries come back through here).
+  const permission = permissionFor(found.route.interaction);
+  if (permission && params.type !== undefined) {
+    requireScope(ctx.principal, params.type as SupportedType, permission);
   }
   return found.route.handle(ctx, req, params as unknown as RouteParams);
 }

@@ -1,6 +1,9 @@
-import type { SqlParams } from '../repo/sql.js';
+import type { Filter } from '@medplum/core';
+import { grantingScopes, type ClinicalScope, type Permission } from '../auth/scopes.js';
 import type { SupportedType } from '../fhir/resource-types.js';
-import type { Principal } from './principal.js';
+import { filterPredicate } from '../repo/search-sql/filters.js';
+import { and, or, type SqlParams } from '../repo/sql.js';
+import { isAuthenticated, type Principal } from './principal.js';
 
 declare const securityFilterBrand: unique symbol;
 
@@ -19,10 +22,35 @@ function makeFilter(resourceType: SupportedType, toSql: SecurityFilter['toSql'])
   return { resourceType, toSql } as SecurityFilter;
 }
 
+/** Types whose rows belong to one patient's record (their `patient_id` is set). */
+export const PATIENT_COMPARTMENT_TYPES: ReadonlySet<SupportedType> = new Set(['Patient', 'DocumentReference', 'Binary', 'List', 'Consent', 'AuditEvent']);
+
 /**
- * The security filter for a principal searching a type. Until the SMART layer and DMP rules land
- * (issues 3 and 4) every caller sees every live row; this is the one place they will narrow it.
+ * What a principal may see of a type, as SQL: the union of the token's scopes that grant the
+ * permission, each confined to the token's patient when it is a `patient/` scope, and narrowed by
+ * its granular constraints (`?category=...`). Deny by default: no scope, no rows.
  */
-export function searchFilterFor(_principal: Principal, resourceType: SupportedType): SecurityFilter {
-  return makeFilter(resourceType, () => 'TRUE');
+export function searchFilterFor(principal: Principal, resourceType: SupportedType, permission: Permission = 's'): SecurityFilter {
+  if (principal.kind === 'internal') {
+    return makeFilter(resourceType, () => 'TRUE');
+  }
+  if (!isAuthenticated(principal)) {
+    return makeFilter(resourceType, () => 'FALSE');
+  }
+  const scopes = grantingScopes(principal.token.scopes, { resourceType, permission });
+  const patientId = principal.token.patientId;
+  return makeFilter(resourceType, (q, alias) => or(scopes.map((scope) => scopePredicate(q, alias, resourceType, scope, patientId))));
+}
+
+function scopePredicate(q: SqlParams, alias: string, type: SupportedType, scope: ClinicalScope, patientId: string | undefined): string {
+  const parts: string[] = [];
+  if (scope.context === 'patient' && PATIENT_COMPARTMENT_TYPES.has(type)) {
+    parts.push(patientId ? `${alias}.patient_id = ${q.add(patientId)}` : 'FALSE');
+  }
+  for (const [code, value] of scope.params) {
+    const [name, modifier] = code.split(':');
+    const filter = { code: name, operator: modifier ?? 'eq', value } as Filter;
+    parts.push(filterPredicate(q, { type, idExpr: `${alias}.id`, alias }, filter));
+  }
+  return and(parts);
 }

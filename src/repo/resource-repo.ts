@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Binary, Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../fhir/outcomes.js';
-import { currentTable, historyTable, type SupportedType } from '../fhir/resource-types.js';
+import { currentTable, historyTable, isSupportedType, type SupportedType } from '../fhir/resource-types.js';
+import { parseReference } from '../fhir/references.js';
+import type { SecurityFilter } from '../policy/search-filter.js';
+import { SqlParams } from './sql.js';
 import { indexResource, patientIdOf } from './indexer.js';
 import { writeIndex } from './index-writer.js';
 import type { Database, Queryable } from './pool.js';
@@ -117,31 +120,59 @@ export class ResourceRepo {
    */
   async history(
     type: SupportedType,
-    opts: { id?: string; since?: Date; before?: { lastUpdated: string; id: string; versionId: number }; limit: number }
+    opts: { id?: string; since?: Date; before?: { lastUpdated: string; id: string; versionId: number }; limit: number; filter: SecurityFilter }
   ): Promise<StoredVersion[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const p = (v: unknown): string => {
-      params.push(v);
-      return `$${params.length}`;
-    };
+    const q = new SqlParams();
+    // The filter sees each version with the compartment it had (h.patient_id), so a token confined
+    // to one patient never pages through another patient's versions.
+    const where = [opts.filter.toSql(q, 'h')];
     if (opts.id) {
-      where.push(`id = ${p(opts.id)}`);
+      where.push(`h.id = ${q.add(opts.id)}`);
     }
     if (opts.since) {
-      where.push(`last_updated >= ${p(opts.since.toISOString())}::timestamptz`);
+      where.push(`h.last_updated >= ${q.add(opts.since.toISOString())}::timestamptz`);
     }
     if (opts.before) {
       where.push(
-        `(last_updated, id, version_id) < (${p(opts.before.lastUpdated)}::timestamptz, ${p(opts.before.id)}, ${p(opts.before.versionId)}::integer)`
+        `(h.last_updated, h.id, h.version_id) < (${q.add(opts.before.lastUpdated)}::timestamptz, ${q.add(opts.before.id)}, ${q.add(opts.before.versionId)}::integer)`
       );
     }
     const { rows } = await this.q.query<Row>(
-      `SELECT ${COLUMNS}, method FROM ${historyTable(type)} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-       ORDER BY last_updated DESC, id DESC, version_id DESC LIMIT ${p(opts.limit)}`,
-      params
+      `SELECT ${COLUMNS.split(', ').map((c) => 'h.' + c).join(', ')}, h.method FROM ${historyTable(type)} h WHERE ${where.map((w) => `(${w})`).join(' AND ')}
+       ORDER BY h.last_updated DESC, h.id DESC, h.version_id DESC LIMIT ${q.add(opts.limit)}`,
+      q.values
     );
     return rows.map((r) => toVersion(type, r));
+  }
+
+  /**
+   * The patient record a resource belongs to (the shard key): from its search references, or for a
+   * Binary from its securityContext (a Patient, or a resource of that patient).
+   */
+  async compartmentOf(type: SupportedType, id: string, resource: Resource): Promise<string | null> {
+    if (type === 'Binary') {
+      const ref = parseReference((resource as Binary).securityContext?.reference ?? '');
+      if (!ref) {
+        return null;
+      }
+      if (ref.type === 'Patient') {
+        return ref.id;
+      }
+      if (!isSupportedType(ref.type)) {
+        return null;
+      }
+      const { rows } = await this.q.query<{ patient_id: string | null }>(`SELECT patient_id FROM ${currentTable(ref.type)} WHERE id = $1`, [ref.id]);
+      return rows[0]?.patient_id ?? null;
+    }
+    return patientIdOf(type, id, indexResource(type, resource));
+  }
+
+  /** True when the row with this id (live or deleted) passes the security filter. */
+  async isVisible(type: SupportedType, id: string, filter: SecurityFilter): Promise<boolean> {
+    const q = new SqlParams();
+    const where = `r.id = ${q.add(id)} AND (${filter.toSql(q, 'r')})`;
+    const { rows } = await this.q.query(`SELECT 1 FROM ${currentTable(type)} r WHERE ${where}`, q.values);
+    return rows.length > 0;
   }
 
   /** Serialises writers on a key until the transaction ends (conditional create races). */
@@ -167,7 +198,7 @@ export class ResourceRepo {
     const resource = withMeta(input, id, version, lastUpdated);
     const { content, bytes } = splitBinary(type, resource);
     const index = indexResource(type, resource);
-    const patientId = patientIdOf(type, id, index);
+    const patientId = await this.compartmentOf(type, id, resource);
     const values = [id, version, lastUpdated.toISOString(), patientId, content, bytes];
     await this.q.query(
       `INSERT INTO ${currentTable(type)} (id, version_id, last_updated, deleted, patient_id, content, bytes)

@@ -5,14 +5,14 @@ import type { OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { CATALOGUE, ERROR_CODE_SYSTEM, type ErrorKind } from '../../src/fhir/outcomes.js';
 import { computeInsKey } from '../../src/dmp/ins.js';
 import { INS_NIR_TEST_SYSTEM } from '../../src/dmp/identifiers.js';
-import { getTestServer } from './server.js';
+import { getTestServer, systemToken } from './server.js';
 
 export const FHIR_JSON = 'application/fhir+json';
 
 /** A fhir-kit-client bound to the test server (a real client no one here wrote). */
 export async function fhirClient(): Promise<Client> {
   const { fhirBase } = await getTestServer();
-  return new Client({ baseUrl: fhirBase });
+  return new Client({ baseUrl: fhirBase, bearerToken: await systemToken() });
 }
 
 /** Types a resource for fhir-kit-client, whose FhirResource type is an open record. */
@@ -20,10 +20,16 @@ export function asBody<T extends object>(resource: T): FhirResource {
   return resource as unknown as FhirResource;
 }
 
-/** fetch() against the FHIR base: path relative to /fhir. */
-export async function fhirFetch(path: string, init: RequestInit = {}): Promise<Response> {
+/**
+ * fetch() against the FHIR base: path relative to /fhir, with the test backend's bearer token
+ * unless the request sets its own Authorization (or `anonymous`).
+ */
+export async function fhirFetch(path: string, init: RequestInit & { anonymous?: boolean } = {}): Promise<Response> {
   const { fhirBase } = await getTestServer();
   const headers = new Headers(init.headers);
+  if (!headers.has('authorization') && !init.anonymous) {
+    headers.set('authorization', `Bearer ${await systemToken()}`);
+  }
   if (!headers.has('accept')) {
     headers.set('accept', FHIR_JSON);
   }

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { getTestServer } from './server.js';
+import { getTestServer, systemToken } from './server.js';
 
 /** A response read in full, with its raw bytes (for Binary) and lower-cased headers. */
 export interface RawResponse {
@@ -17,9 +17,13 @@ export async function rawRequest(
   init: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}
 ): Promise<RawResponse> {
   const { baseUrl } = await getTestServer();
+  const headers = { ...(init.headers ?? {}) };
+  if (!Object.keys(headers).some((h) => h.toLowerCase() === 'authorization') && !path.startsWith('/')) {
+    headers.authorization = `Bearer ${await systemToken()}`;
+  }
   const url = new URL(path.startsWith('/') ? `${baseUrl}${path}` : `${baseUrl}/fhir/${path}`);
   return new Promise<RawResponse>((resolve, reject) => {
-    const req = http.request(url, { method: init.method ?? 'GET', headers: init.headers ?? {} }, (res) => {
+    const req = http.request(url, { method: init.method ?? 'GET', headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../src/config/index.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { migrate } from '../../src/repo/migrations/index.js';
 import { openDatabase, type Database } from '../../src/repo/pool.js';
+import { clientAssertion, postForm, writeTestClients, type TestClients } from './auth.js';
 
 /** The app under test, listening on a loopback port, on PostgreSQL when DATABASE_URL is set, else in-memory PGlite. */
 export interface TestServer {
@@ -13,6 +14,7 @@ export interface TestServer {
   readonly config: Config;
   readonly db: Database;
   readonly server: http.Server;
+  readonly clients: TestClients;
 }
 
 const logLines: string[] = [];
@@ -34,8 +36,10 @@ async function start(): Promise<TestServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   const baseUrl = `http://127.0.0.1:${port}`;
+  const clients = await writeTestClients();
   const config = loadConfig({
     ...process.env,
+    SMART_CLIENTS_FILE: clients.file,
     PORT: String(port),
     BASE_URL: baseUrl,
     DATA_DIR: 'memory://',
@@ -54,7 +58,33 @@ async function start(): Promise<TestServer> {
   });
   const app = buildApp({ config, db, logger: createLogger('info', sink) });
   server.on('request', app);
-  return { baseUrl, fhirBase: `${baseUrl}/fhir`, config, db, server };
+  return { baseUrl, fhirBase: `${baseUrl}/fhir`, config, db, server, clients };
+}
+
+let cachedToken: { token: string; at: number; scope: string } | undefined;
+
+/**
+ * A real access token of the test backend client (SMART Backend Services: client_credentials with
+ * a signed client assertion), `system/*.cruds` unless asked otherwise. Cached while fresh.
+ */
+export async function systemToken(scope = 'system/*.cruds'): Promise<string> {
+  if (cachedToken && cachedToken.scope === scope && Date.now() - cachedToken.at < 200_000) {
+    return cachedToken.token;
+  }
+  const { baseUrl, clients } = await getTestServer();
+  const tokenUrl = `${baseUrl}/auth/token`;
+  const assertion = await clientAssertion(tokenUrl, clients.backend.clientId, clients.backend.key);
+  const res = await postForm(tokenUrl, {
+    grant_type: 'client_credentials',
+    scope,
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    client_assertion: assertion,
+  });
+  if (res.status !== 200 || typeof res.body.access_token !== 'string') {
+    throw new Error(`test backend client could not get a token: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  cachedToken = { token: res.body.access_token, at: Date.now(), scope };
+  return res.body.access_token;
 }
 
 /** Stops the shared server (root after-all hook). */

@@ -5,6 +5,7 @@ import type { SupportedType } from '../resource-types.js';
 import type { FhirRequest, FhirResponse, HandlerContext } from '../types.js';
 import { runSearch } from '../../repo/search.js';
 import { searchFilterFor } from '../../policy/search-filter.js';
+import { assertReadable, assertWritable } from '../../policy/access.js';
 import { assertClientWritable, prepareWrite } from './write-input.js';
 
 /** The response for a stored resource: body, version headers, and Location on creation. */
@@ -26,6 +27,7 @@ export async function readHandler(ctx: HandlerContext, req: FhirRequest, type: S
   if (!stored) {
     throw new FhirError('NOT_FOUND', `${type}/${id} does not exist`);
   }
+  await assertReadable(ctx.principal, ctx.repo, type, id);
   if (stored.deleted) {
     throw new FhirError('GONE', `${type}/${id} was deleted`);
   }
@@ -41,6 +43,7 @@ export async function vreadHandler(ctx: HandlerContext, type: SupportedType, id:
   if (!version) {
     throw new FhirError('NOT_FOUND', `${type}/${id} has no version "${vid}"`);
   }
+  await assertReadable(ctx.principal, ctx.repo, type, id);
   if (version.deleted) {
     throw new FhirError('GONE', `Version ${vid} of ${type}/${id} is a deletion`);
   }
@@ -53,6 +56,7 @@ export async function vreadHandler(ctx: HandlerContext, type: SupportedType, id:
  */
 export async function createHandler(ctx: HandlerContext, req: FhirRequest, type: SupportedType, id?: string): Promise<FhirResponse> {
   const resource = prepareWrite(type, req.body);
+  await assertWritable(ctx.principal, ctx.repo, type, 'c', { resource });
   if (!req.headers.ifNoneExist) {
     return resourceResponse(await ctx.repo.create(type, resource, id), 201);
   }
@@ -81,7 +85,7 @@ export async function findByCriteria(ctx: HandlerContext, type: SupportedType, c
     throw new FhirError('BAD_REQUEST', 'Conditional criteria must not be empty', ['If-None-Exist']);
   }
   const search = parseSearch(type, query, { lenient: false, defaultCount: 2, maxCount: 2 });
-  const page = await runSearch(ctx.repo.queryable, { ...search.query, count: 2, total: false }, (t) => searchFilterFor(ctx.principal, t));
+  const page = await runSearch(ctx.repo.queryable, { ...search.query, count: 2, total: false }, (t) => searchFilterFor(ctx.principal, t, t === type ? 's' : 'r'));
   return page.matches;
 }
 
@@ -92,6 +96,7 @@ export async function updateHandler(ctx: HandlerContext, req: FhirRequest, type:
   if (req.headers.ifMatch !== undefined && ifMatch === undefined) {
     throw new FhirError('BAD_REQUEST', `If-Match must be an ETag such as W/"3" (got ${req.headers.ifMatch})`, ['If-Match']);
   }
+  await assertWritable(ctx.principal, ctx.repo, type, 'u', { id, resource });
   const result = await ctx.repo.update(type, id, resource, ifMatch);
   return resourceResponse(result.resource, result.created ? 201 : 200);
 }
@@ -99,6 +104,7 @@ export async function updateHandler(ctx: HandlerContext, req: FhirRequest, type:
 /** delete: idempotent; the resource then reads as 410 Gone. */
 export async function deleteHandler(ctx: HandlerContext, type: SupportedType, id: string): Promise<FhirResponse> {
   assertClientWritable(type);
+  await assertWritable(ctx.principal, ctx.repo, type, 'd', { id });
   const deleted = await ctx.repo.delete(type, id);
   return {
     status: 200,

@@ -1,5 +1,7 @@
 import type { BundleLink } from '@medplum/fhirtypes';
 import { historyBundle, pageUrl } from '../bundle.js';
+import { assertReadable } from '../../policy/access.js';
+import { searchFilterFor } from '../../policy/search-filter.js';
 import { FhirError } from '../outcomes.js';
 import { parseDateRange } from '../search/date-range.js';
 import type { SupportedType } from '../resource-types.js';
@@ -17,6 +19,9 @@ export async function historyHandler(ctx: HandlerContext, req: FhirRequest, type
   if (id && !(await ctx.repo.read(type, id))) {
     throw new FhirError('NOT_FOUND', `${type}/${id} does not exist`);
   }
+  if (id) {
+    await assertReadable(ctx.principal, ctx.repo, type, id);
+  }
   const count = historyCount(req.query._count?.[0], ctx);
   const sinceValue = req.query._since?.[0];
   const since = sinceValue !== undefined ? parseDateRange(sinceValue)?.lo : undefined;
@@ -24,7 +29,8 @@ export async function historyHandler(ctx: HandlerContext, req: FhirRequest, type
     throw new FhirError('INVALID_SEARCH_VALUE', `_since must be an instant (got "${sinceValue}")`, ['_since']);
   }
   const before = req.query._cursor?.[0] ? decodeHistoryCursor(req.query._cursor[0]) : undefined;
-  const versions = await ctx.repo.history(type, { id, since, before, limit: count + 1 });
+  const filter = searchFilterFor(ctx.principal, type, id ? 'r' : 's');
+  const versions = await ctx.repo.history(type, { id, since, before, limit: count + 1, filter });
   const page = versions.slice(0, count);
   const path = id ? `${type}/${id}/_history` : `${type}/_history`;
   const params: [string, string][] = [['_count', String(count)], ...(sinceValue ? [['_since', sinceValue] as [string, string]] : [])];

@@ -16,7 +16,7 @@ export async function searchHandler(ctx: HandlerContext, req: FhirRequest, type:
     defaultCount: ctx.settings.searchDefaultCount,
     maxCount: ctx.settings.searchMaxCount,
   });
-  const page = await runSearch(ctx.repo.queryable, search.query, (t) => searchFilterFor(ctx.principal, t));
+  const page = await runSearch(ctx.repo.queryable, search.query, (t) => searchFilterFor(ctx.principal, t, t === type ? 's' : 'r'));
   const outcome: OperationOutcome | undefined =
     search.ignored.length > 0
       ? outcomeOf('SEARCH_PARAM_IGNORED', `Ignored unknown or unsupported search parameters: ${search.ignored.join(', ')}`, search.ignored, 'warning')

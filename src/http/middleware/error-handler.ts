@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { currentContext } from '../../context/request-context.js';
-import { FhirError, outcomeOf } from '../../fhir/outcomes.js';
+import { CATALOGUE, FhirError, outcomeOf } from '../../fhir/outcomes.js';
+import { UnauthorizedError } from './authenticate.js';
 import { FHIR_JSON } from '../negotiation.js';
 
 interface BodyParserError {
@@ -39,6 +40,11 @@ export function errorHandler(err: unknown, _req: Request, res: Response, _next: 
   if (res.headersSent) {
     res.end();
     return;
+  }
+  if (fhirError instanceof UnauthorizedError) {
+    res.setHeader('WWW-Authenticate', fhirError.challenge);
+  } else if (fhirError.outcome.issue[0]?.details?.coding?.[0]?.code === CATALOGUE.INSUFFICIENT_SCOPE.id) {
+    res.setHeader('WWW-Authenticate', 'Bearer error="insufficient_scope"');
   }
   res.status(fhirError.status).type(FHIR_JSON).send(JSON.stringify(fhirError.outcome));
 }

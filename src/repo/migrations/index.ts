@@ -1,6 +1,7 @@
 import type { Database } from '../pool.js';
 import { initMigration } from './001-init.js';
 import { authMigration } from './002-auth.js';
+import { demoIdpMigration } from './003-demo-idp.js';
 
 /** A schema change: SQL statements run once, in order, in one transaction. */
 export interface Migration {
@@ -9,7 +10,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Never edit one that has shipped: add a new one. */
-export const MIGRATIONS: readonly Migration[] = [initMigration, authMigration];
+export const MIGRATIONS: readonly Migration[] = [initMigration, authMigration, demoIdpMigration];
 
 // Arbitrary constant: serialises concurrent migrators (several instances starting together).
 const MIGRATION_LOCK_KEY = 804_271_001;
