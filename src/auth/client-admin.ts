@@ -275,12 +275,7 @@ export function appendClient(file: string, client: SmartClient): void {
   if (problems.length > 0) {
     throw new ClientAdminError(problems);
   }
-  let existing: SmartClient[];
-  try {
-    existing = readClientsFile(file);
-  } catch (err) {
-    throw new ClientAdminError([`cannot use the clients file: ${(err as Error).message}`]);
-  }
+  const existing = registeredClients(file);
   if (existing.some((c) => c.client_id === client.client_id)) {
     throw new ClientAdminError([`${client.client_id}: a client with this id is already registered in ${file}`]);
   }
@@ -294,6 +289,47 @@ export function appendClient(file: string, client: SmartClient): void {
     // Created by someone else meanwhile: start over on what is there now.
     appendClient(file, client);
   }
+}
+
+/** The clients of a file, a broken file being the operator's problem (`ClientAdminError`). */
+export function registeredClients(file: string): SmartClient[] {
+  try {
+    return readClientsFile(file);
+  } catch (err) {
+    throw new ClientAdminError([`cannot use the clients file: ${(err as Error).message}`]);
+  }
+}
+
+export interface AddedClient extends BuiltClient {
+  /** Where the generated private key was written (0600), when one was generated. */
+  readonly keyFile?: string;
+}
+
+/**
+ * `add`: builds the client, refuses a duplicate id, writes a generated private key next to the
+ * clients file (`<id>-key.json`, 0600, never replacing one), then appends the client. On any
+ * error nothing is left behind: the clients file is untouched and a key written here is removed.
+ */
+export async function addClient(clientsFile: string, opts: NewClientOptions): Promise<AddedClient> {
+  const built = await buildClient(opts);
+  const { client } = built;
+  if (registeredClients(clientsFile).some((c) => c.client_id === client.client_id)) {
+    throw new ClientAdminError([`${client.client_id}: a client with this id is already registered in ${clientsFile}`]);
+  }
+  let keyFile: string | undefined;
+  if (built.privateJwk) {
+    keyFile = keyFileFor(clientsFile, client.client_id);
+    writePrivateKeyFile(keyFile, built.privateJwk);
+  }
+  try {
+    appendClient(clientsFile, client);
+  } catch (err) {
+    if (keyFile) {
+      fs.rmSync(keyFile, { force: true });
+    }
+    throw err;
+  }
+  return { ...built, keyFile };
 }
 
 /** Where `add` stores the private key it generates for a client: next to the clients file. */

@@ -99,7 +99,7 @@ export class UpstreamOidc {
         idTokenExpected: true,
       });
     } catch (err) {
-      throw loginError(err, 'the authorisation response or the token response failed verification');
+      throw await loginError(err, 'the authorisation response or the token response failed verification');
     }
     const idClaims = tokens.claims();
     if (!idClaims) {
@@ -110,7 +110,7 @@ export class UpstreamOidc {
       try {
         userinfo = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
       } catch (err) {
-        throw loginError(err, 'the userinfo response failed verification');
+        throw await loginError(err, 'the userinfo response failed verification');
       }
     }
     // The verified ID token wins over userinfo for the claims both carry.
@@ -148,7 +148,7 @@ export class UpstreamOidc {
     try {
       discovered = await oidc.discovery(this.issuerUrl, this.settings.clientId, secret, undefined, { execute, timeout: TIMEOUT_SECONDS });
     } catch (err) {
-      throw loginError(err, 'the identity provider metadata could not be read', 'discovery');
+      throw await loginError(err, 'the identity provider metadata could not be read', 'discovery');
     }
     const metadata = discovered.serverMetadata();
     // client_secret_basic is the OAuth default; client_secret_post only when the provider says it
@@ -167,18 +167,31 @@ export class UpstreamOidc {
 }
 
 /** Maps an openid-client failure to a safe error (the provider's error code at most, never its free text). */
-function loginError(err: unknown, what: string, code: UpstreamLoginErrorCode = 'invalid-response'): UpstreamLoginError {
+async function loginError(err: unknown, what: string, code: UpstreamLoginErrorCode = 'invalid-response'): Promise<UpstreamLoginError> {
   if (err instanceof oidc.AuthorizationResponseError) {
     return new UpstreamLoginError('denied', `The identity provider refused the login (${safeCode(err.error)})`, { cause: err });
   }
   if (err instanceof oidc.ResponseBodyError) {
     return new UpstreamLoginError(code, `The identity provider refused a request (${safeCode(err.error)}): ${what}`, { cause: err });
   }
-  return new UpstreamLoginError(code, `Upstream login failed: ${what}`, { cause: err });
+  if (err instanceof oidc.WWWAuthenticateChallengeError) {
+    // A 401 with a challenge (e.g. invalid_client with Basic): the error code is in the challenge or the body.
+    const fromBody = await err.response
+      .clone()
+      .json()
+      .then((body: unknown) => (body && typeof body === 'object' ? (body as { error?: unknown }).error : undefined))
+      .catch(() => undefined);
+    const errorCode = err.cause[0]?.parameters.error ?? (typeof fromBody === 'string' ? fromBody : `HTTP ${err.status}`);
+    return new UpstreamLoginError(code, `The identity provider refused a request (${safeCode(errorCode)}): ${what}`, { cause: err });
+  }
+  // openid-client's own checks (signature, iss, aud, nonce, state, expiry...) carry a constant code.
+  const reason = (err as { code?: unknown })?.code;
+  const detail = typeof reason === 'string' && /^[A-Z][A-Z0-9_]{1,80}$/.test(reason) ? ` [${reason}]` : '';
+  return new UpstreamLoginError(code, `Upstream login failed: ${what}${detail}`, { cause: err });
 }
 
 function safeCode(code: string): string {
-  return /^[A-Za-z0-9_.-]{1,64}$/.test(code) ? code : 'error';
+  return /^[A-Za-z0-9_. -]{1,64}$/.test(code) ? code : 'error';
 }
 
 /** localhost, *.localhost, 127.0.0.0/8 and ::1. */

@@ -51,6 +51,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
   } catch (err) {
+    console.log('DBG', (err as Error).message, ((err as Error).cause as Error)?.message);
     return err;
   }
   throw new Error('expected a rejection');
