@@ -16,6 +16,7 @@ import { loadDemoUsers } from './auth/demo-idp/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
 import { authRoutes } from './http/routes/auth.js';
 import { demoIdpRoutes } from './http/routes/demo-idp.js';
+import { demoAppRoutes } from './http/routes/demo-app.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -56,6 +57,7 @@ export function buildApp({ config, db, logger }: AppDeps): Express {
       secureCookies: config.baseUrl.startsWith('https:'),
     })
   );
+  app.use(demoAppRoutes({ baseUrl: config.baseUrl }));
   app.use('/fhir', authenticate(auth.services.tokens, auth.services.urls.fhirBase));
   app.use(
     '/fhir',

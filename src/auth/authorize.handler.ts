@@ -6,7 +6,7 @@ import type { SmartClient } from './clients.js';
 import type { Grant, GrantSubject } from './grant.js';
 import { randomSecret } from './hash.js';
 import { OAuthError } from './oauth-errors.js';
-import { errorPage } from './pages.js';
+import { errorPage } from './html.js';
 import { intersectScopes, parseScopes } from './scopes.js';
 import type { AuthServices } from './services.js';
 
@@ -60,10 +60,10 @@ const USER_MAY: Record<LoggedIn['kind'], string> = {
 export async function authorizeEndpoint(s: AuthServices, upstream: UpstreamLogin, p: Params): Promise<AuthResult> {
   const client = s.clients.find(p.client_id);
   if (!client) {
-    return { kind: 'page', status: 400, html: errorPage('Application inconnue', `The client_id "${p.client_id ?? ''}" is not registered on this server.`) };
+    return { kind: 'page', status: 400, html: errorPage('Application inconnue', `Le client_id « ${p.client_id ?? ''} » ne désigne aucune application enregistrée sur ce serveur.`) };
   }
   if (!p.redirect_uri || !client.redirect_uris.includes(p.redirect_uri)) {
-    return { kind: 'page', status: 400, html: errorPage('Adresse de retour refusée', 'The redirect_uri is not one registered for this application: the server will not redirect to it.') };
+    return { kind: 'page', status: 400, html: errorPage('Adresse de retour refusée', 'Cette adresse de retour (redirect_uri) n’est pas enregistrée pour cette application : le serveur ne vous y renverra pas.') };
   }
   try {
     const pending = await validateRequest(s, client, p);
@@ -127,7 +127,7 @@ export async function callbackEndpoint(s: AuthServices, upstream: UpstreamLogin,
   const state = callbackUrl.searchParams.get('state') ?? '';
   const pending = state ? await s.store.loadRequest<PendingAuthorization>(state, browserSecret) : undefined;
   if (!pending || !(await s.store.consumeRequest(state))) {
-    return { kind: 'page', status: 400, html: errorPage('Connexion expirée', 'This login is unknown, expired, already used or was started in another browser. Start again from the application.') };
+    return { kind: 'page', status: 400, html: errorPage('Connexion expirée', 'Cette connexion est inconnue, a expiré, a déjà servi ou a été commencée dans un autre navigateur.') };
   }
   try {
     if (callbackUrl.searchParams.get('error')) {
@@ -184,7 +184,7 @@ function checkAccessMode(pending: PendingAuthorization, identity: LoggedIn): voi
 export async function pickPatientEndpoint(s: AuthServices, requestId: string, patientId: string, browserSecret: string | undefined): Promise<AuthResult> {
   const pending = await s.store.loadRequest<PendingAuthorization>(requestId, browserSecret);
   if (!pending?.identity || !(await s.store.consumeRequest(requestId))) {
-    return { kind: 'page', status: 400, html: errorPage('Demande expirée', 'This patient choice is unknown, expired or already used. Start again from the application.') };
+    return { kind: 'page', status: 400, html: errorPage('Demande expirée', 'Ce choix de patient est inconnu, a expiré ou a déjà servi.') };
   }
   try {
     const stored = await s.repo.read('Patient', patientId);

@@ -150,7 +150,8 @@ async function upsertProfessional(repo: ResourceRepo, claims: ProfessionalClaims
   return repo.transaction(async (tx) => {
     // Two first logins of the same person at once must not create two Practitioners.
     await tx.lockKey(`practitioner:${IDNPS_SYSTEM}|${claims.nationalId}`);
-    const { matches } = await internalSearch<Practitioner>(tx, 'Practitioner', { identifier: `${IDNPS_SYSTEM}|${claims.nationalId}` }, 1);
+    // Should several Practitioners share the id (data loaded by hand), always the same one is used.
+    const { matches } = await internalSearch<Practitioner>(tx, 'Practitioner', { identifier: `${IDNPS_SYSTEM}|${claims.nationalId}`, _sort: '_id' }, 1);
     const existing = matches[0];
     let practitionerId: string;
     if (!existing) {

@@ -1,11 +1,12 @@
 import type { Patient } from '@medplum/fhirtypes';
+import { INS_SYSTEMS } from '../dmp/identifiers.js';
 import { INTERNAL } from '../policy/principal.js';
 import { searchFilterFor } from '../policy/search-filter.js';
 import { runSearch } from '../repo/search.js';
 import { parseSearch } from '../fhir/search/request.js';
 import { FhirError } from '../fhir/outcomes.js';
 import type { AuthResult, PendingAuthorization } from './authorize.handler.js';
-import { errorPage, escapeHtml, page } from './pages.js';
+import { errorPage, html, page, type SafeHtml } from './html.js';
 import type { AuthServices } from './services.js';
 
 const MAX_RESULTS = 20;
@@ -17,25 +18,46 @@ const MAX_RESULTS = 20;
 export async function pickPatientPage(s: AuthServices, requestId: string, q: string | undefined, browserSecret: string | undefined): Promise<AuthResult> {
   const pending = await s.store.loadRequest<PendingAuthorization>(requestId, browserSecret);
   if (!pending?.identity) {
-    return { kind: 'page', status: 400, html: errorPage('Demande expirée', 'This patient choice is unknown, expired or already used. Start again from the application.') };
+    return { kind: 'page', status: 400, html: errorPage('Demande expirée', 'Ce choix de patient est inconnu, a expiré ou a déjà servi.') };
   }
   const query = (q ?? '').trim();
   const patients = query ? await findPatients(s, query) : [];
-  const results = patients.map((p) => {
-    const name = p.name?.[0];
-    const label = `${name?.family ?? ''} ${(name?.given ?? []).join(' ')} — ${p.birthDate ?? ''} — INS ${p.identifier?.[0]?.value ?? ''}`;
-    return `<label><input type="radio" name="patient" value="${escapeHtml(p.id as string)}" required> ${escapeHtml(label)}</label>`;
+  const title = 'Choisir le patient';
+  const body = html`<h1>${title}</h1>
+<p class="lead">Recherchez le patient par son INS (15 caractères) ou par son nom, puis choisissez-le : l’application n’aura accès qu’à son dossier.</p>
+<form method="get" action="pick-patient" role="search" class="search"><input type="hidden" name="request" value="${requestId}">
+<label class="field" for="q">INS ou nom du patient</label>
+<div class="search-row"><input type="search" id="q" name="q" value="${query}" autocomplete="off" autofocus>
+<button type="submit" class="primary">Rechercher</button></div>
+</form>
+${query ? results(requestId, patients) : ''}`;
+  return { kind: 'page', status: 200, html: page(title, body) };
+}
+
+function results(requestId: string, patients: readonly Patient[]): SafeHtml {
+  if (patients.length === 0) {
+    return html`<p class="notice" role="status">Aucun patient trouvé.</p>`;
+  }
+  const choices = patients.map((p, i) => {
+    const name = p.name?.find((n) => n.use === 'official') ?? p.name?.[0];
+    const label = [name?.family, ...(name?.given ?? [])].filter(Boolean).join(' ') || (p.id as string);
+    const ins = p.identifier?.find((i) => i.system && INS_SYSTEMS.includes(i.system) && i.value)?.value;
+    const details = [p.birthDate ? `né(e) le ${p.birthDate.split('-').reverse().join('/')}` : undefined, ins ? `INS ${ins}` : undefined]
+      .filter(Boolean)
+      .join(' · ');
+    const id = `patient-${i}`;
+    return html`<li><label for="${id}"><input type="radio" id="${id}" name="patient" value="${p.id as string}" required>
+<span><span class="who">${label}</span>${details ? html`<span class="what">${details}</span>` : ''}</span></label></li>
+`;
   });
-  const list = query
-    ? results.length
-      ? `<form method="post" action="pick-patient"><input type="hidden" name="request" value="${escapeHtml(requestId)}"><fieldset><legend>Patients trouvés</legend>${results.join('')}</fieldset><button type="submit">Choisir ce patient</button></form>`
-      : '<p role="status">Aucun patient trouvé.</p>'
-    : '';
-  const body = `<h1>Choisir le patient</h1>
-<form method="get" action="pick-patient" role="search"><input type="hidden" name="request" value="${escapeHtml(requestId)}">
-<label for="q">INS ou nom du patient</label><input type="search" id="q" name="q" value="${escapeHtml(query)}" autofocus>
-<button type="submit">Rechercher</button></form>${list}`;
-  return { kind: 'page', status: 200, html: page('Choisir le patient', body) };
+  return html`<form method="post" action="pick-patient"><input type="hidden" name="request" value="${requestId}">
+<fieldset>
+<legend>Patients trouvés</legend>
+<ul>
+${choices}</ul>
+</fieldset>
+<div class="actions"><button type="submit" class="primary">Choisir ce patient</button></div>
+</form>`;
 }
 
 async function findPatients(s: AuthServices, q: string): Promise<Patient[]> {

@@ -51,7 +51,7 @@ function collectLines(stream: NodeJS.ReadableStream | null, into: string[]): voi
  */
 export async function spawnServer(env: Record<string, string>): Promise<ChildServer> {
   const port = await freePort();
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', BASE_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info', ...env };
   delete childEnv.DATABASE_URL;
   delete childEnv.NODE_OPTIONS;
   if (env.DATABASE_URL) {

@@ -51,10 +51,18 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
   } catch (err) {
-    console.log('DBG', (err as Error).message, ((err as Error).cause as Error)?.message);
     return err;
   }
   throw new Error('expected a rejection');
+}
+
+/** The messages of an error and its causes (openid-client wraps its checks' errors). */
+function causeChain(err: unknown): string {
+  const messages: string[] = [];
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    messages.push(e.message);
+  }
+  return messages.join(' / ');
 }
 
 /** A signer that signs with the right key, then changes a claim: the signature no longer matches. */
@@ -135,6 +143,22 @@ describe('Demo identity provider, driven by the upstream OIDC client', () => {
     app.use('/tampered', provider('tampered', tamperingSigner(keys)));
     app.use('/other-key', provider('other-key', otherKeySigner(keys)));
     app.use('/late', (req, res, next) => (lateRouter ? lateRouter(req, res, next) : res.status(503).end()));
+    // Userinfo as a signed JWT (application/jwt), as Pro Santé Connect may answer, with one claim only it has.
+    const jwtIssuer = `${base}/jwt-userinfo`;
+    const jwtProvider = new DemoIdentityProvider({ issuer: jwtIssuer, clients: [CLIENT], users: async () => [DOCTOR, PATIENT], keys, db });
+    app.get('/jwt-userinfo/.well-known/openid-configuration', (_req, res) => {
+      res.json({ ...jwtProvider.discovery(), userinfo_signing_alg_values_supported: ['ES256'] });
+    });
+    app.get('/jwt-userinfo/userinfo', async (req, res) => {
+      const answer = await jwtProvider.userinfo(req.header('authorization'));
+      if (answer.status !== 200) {
+        res.status(answer.status).json(answer.body);
+        return;
+      }
+      const signed = await keys.sign('demo-idp', { ...answer.body, iss: jwtIssuer, aud: CLIENT.client_id, userinfo_only: 'jwt' }, { expiresInSeconds: 60 });
+      res.type('application/jwt').send(signed);
+    });
+    app.use('/jwt-userinfo', demoIdpRoutes(jwtProvider));
     server.on('request', app);
     enableLate = () => {
       lateRouter = provider('late', keys);
@@ -193,6 +217,13 @@ describe('Demo identity provider, driven by the upstream OIDC client', () => {
     expect(JSON.parse(Buffer.from(body.id_token.split('.')[0], 'base64url').toString())).to.include({ alg: 'ES256' });
     expect((idToken.exp as number) - (idToken.iat as number)).to.equal(300);
     expect(idToken.nonce).to.equal(pending.nonce);
+  });
+
+  it('when userinfo comes as a signed JWT, then its claims are verified and merged too', async () => {
+    const rp = upstream('jwt-userinfo');
+    const { callback, pending } = await browserLogin(rp, 'doctor');
+    const claims = await rp.finishLogin(callback, pending);
+    expect(claims).to.include({ userinfo_only: 'jwt', SubjectNameID: '899700000017', iss: `${base}/jwt-userinfo` });
   });
 
   it('when a patient logs in, then the claims carry the ins and no SubjectNameID', async () => {
@@ -339,6 +370,7 @@ describe('Demo identity provider, driven by the upstream OIDC client', () => {
     const { callback, pending } = await browserLogin(rp, 'doctor');
     const err = await rejection(rp.finishLogin(callback, pending));
     expect(err).to.satisfy(isUpstreamError('invalid-response'));
+    expect(causeChain(err)).to.match(/signature verification failed/);
   });
 
   it('when the ID token is signed with a key the provider does not publish, then the client rejects it', async () => {
@@ -346,6 +378,7 @@ describe('Demo identity provider, driven by the upstream OIDC client', () => {
     const { callback, pending } = await browserLogin(rp, 'doctor');
     const err = await rejection(rp.finishLogin(callback, pending));
     expect(err).to.satisfy(isUpstreamError('invalid-response'));
+    expect((err as Error).message).to.contain('OAUTH_KEY_SELECTION_FAILED');
   });
 
   it('when the nonce expected by the client differs, then the login fails', async () => {
@@ -353,6 +386,7 @@ describe('Demo identity provider, driven by the upstream OIDC client', () => {
     const { callback, pending } = await browserLogin(rp, 'doctor');
     const err = await rejection(rp.finishLogin(callback, { ...pending, nonce: 'another-nonce' }));
     expect(err).to.satisfy(isUpstreamError('invalid-response'));
+    expect((err as Error).message).to.contain('OAUTH_JWT_CLAIM_COMPARISON_FAILED');
   });
 
   it('when the state expected by the client differs, then the login fails', async () => {

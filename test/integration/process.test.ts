@@ -9,10 +9,34 @@ import { INS_NIR_TEST_SYSTEM } from '../../src/dmp/identifiers.js';
 import { buildDemoBundle } from '../../scripts/seed/demo-bundle.js';
 import { killServer, spawnServer, tryConnect, waitFor, waitForExit, waitUntilReady, type ChildServer } from '../helpers/child-server.js';
 import { unique } from '../helpers/fhir.js';
+import { postForm } from '../helpers/auth.js';
+import { demoBackendKeyFile, readPrivateJwk, signClientAssertion } from '../../src/auth/client-admin.js';
+import { DEMO_BACKEND_ID } from '../../src/auth/demo-clients.js';
 
 const STARTUP_TIMEOUT_MS = 60_000;
 const WAIT_TIMEOUT_MS = 20_000;
-const BEARER_TOKEN = 'secret-token-xyz';
+/** Data folder of the server under test: its demo backend key signs the test's client assertions. */
+let currentDataDir = '';
+const tokens = new Map<number, string>();
+
+/** A real access token of the demo backend client (client_credentials with its key from DATA_DIR). */
+async function tokenFor(child: ChildServer): Promise<string> {
+  const cached = tokens.get(child.port);
+  if (cached) {
+    return cached;
+  }
+  const tokenUrl = `${child.baseUrl}/auth/token`;
+  const assertion = await signClientAssertion({ clientId: DEMO_BACKEND_ID, privateJwk: readPrivateJwk(demoBackendKeyFile(currentDataDir)), audience: tokenUrl });
+  const res = await postForm(tokenUrl, {
+    grant_type: 'client_credentials',
+    scope: 'system/*.cruds',
+    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+    client_assertion: assertion,
+  });
+  expect(res.status, JSON.stringify(res.body)).to.equal(200);
+  tokens.set(child.port, res.body.access_token as string);
+  return res.body.access_token as string;
+}
 const TEST_ID_SYSTEM = 'urn:test:process';
 
 const demo = buildDemoBundle();
@@ -32,6 +56,9 @@ async function call(child: ChildServer, pathAndQuery: string, init: RequestInit 
   const headers = new Headers(init.headers);
   if (!headers.has('accept')) {
     headers.set('accept', 'application/fhir+json');
+  }
+  if (!headers.has('authorization') && pathAndQuery.startsWith('/fhir/')) {
+    headers.set('authorization', `Bearer ${await tokenFor(child)}`);
   }
   const res = await fetch(`${child.baseUrl}${pathAndQuery}`, { ...init, headers });
   return { status: res.status, body: await res.text() };
@@ -92,7 +119,7 @@ interface InFlight {
  * A POST the server has started to handle but cannot finish until sendBody() is called: the
  * client sends `Expect: 100-continue` and holds the body back until the server says continue.
  */
-function startInFlightPost(child: ChildServer, path: string, body: string): InFlight {
+function startInFlightPost(child: ChildServer, path: string, body: string, token: string): InFlight {
   let onContinue: () => void = () => undefined;
   const accepted = new Promise<void>((resolve) => {
     onContinue = resolve;
@@ -106,7 +133,7 @@ function startInFlightPost(child: ChildServer, path: string, body: string): InFl
       'content-type': 'application/fhir+json',
       accept: 'application/fhir+json',
       'content-length': String(Buffer.byteLength(body)),
-      authorization: `Bearer ${BEARER_TOKEN}`,
+      authorization: `Bearer ${token}`,
       expect: '100-continue',
     },
   });
@@ -150,6 +177,7 @@ describe('server process (node src/server.ts, embedded PGlite, demo data)', func
 
   before(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmp-process-test-'));
+    currentDataDir = dataDir;
     first = await spawnServer({ DATA_DIR: dataDir, SEED_DEMO_DATA: 'true', SHUTDOWN_TIMEOUT_MS: '30000' });
     await waitUntilReady(first, STARTUP_TIMEOUT_MS);
   });
@@ -197,7 +225,7 @@ describe('server process (node src/server.ts, embedded PGlite, demo data)', func
         expect((await call(running(), `/fhir/${doc.subject?.reference}`)).status).to.equal(200);
         const url = doc.content[0].attachment.url as string;
         expect(url).to.match(/^Binary\/[^/]+$/);
-        const binary = await fetch(`${running().baseUrl}/fhir/${url}`);
+        const binary = await fetch(`${running().baseUrl}/fhir/${url}`, { headers: { authorization: `Bearer ${await tokenFor(running())}` } });
         expect(binary.status).to.equal(200);
         expect(binary.headers.get('content-type')).to.contain(doc.content[0].attachment.contentType as string);
         expect((await binary.arrayBuffer()).byteLength).to.equal(doc.content[0].attachment.size);
@@ -214,10 +242,12 @@ describe('server process (node src/server.ts, embedded PGlite, demo data)', func
 
   describe('logs', () => {
     const requestId = unique('req-');
+    let bearerToken = '';
 
     before(async () => {
       const child = running();
-      const auth = { authorization: `Bearer ${BEARER_TOKEN}` };
+      bearerToken = await tokenFor(child);
+      const auth = { authorization: `Bearer ${bearerToken}` };
       // Requests carrying identity traits and the token in every place a log could pick them up.
       await call(child, `/fhir/Patient?identifier=${encodeURIComponent(`${INS_NIR_TEST_SYSTEM}|${demoIns[1]}`)}`, { headers: auth });
       await call(child, `/fhir/Patient?name=${demoFamilies[2]}&unknown-param=${demoIns[2]}`, { headers: auth });
@@ -236,7 +266,7 @@ describe('server process (node src/server.ts, embedded PGlite, demo data)', func
         headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
         body: `family=${demoFamilies[1]}&identifier=${encodeURIComponent(`${INS_NIR_TEST_SYSTEM}|${demoIns[0]}`)}`,
       });
-      await call(child, `/fhir/Patient?family=${demoFamilies[0]}`, { headers: { authorization: `Bearer ${BEARER_TOKEN}`, 'x-request-id': 'not a sane id!' } });
+      await call(child, `/fhir/Patient?family=${demoFamilies[0]}`, { headers: { ...auth, 'x-request-id': 'not a sane id!' } });
       await call(child, `/fhir/Patient?family=${demoFamilies[0]}&given=CLAIRE`, { headers: { ...auth, 'x-request-id': requestId } });
       // Access log lines reach us through a pipe, after the answers: wait for the last request's line.
       await waitFor('the access log line of the last request', WAIT_TIMEOUT_MS, () => child.stdout.some((l) => l.includes(requestId)));
@@ -277,7 +307,8 @@ describe('server process (node src/server.ts, embedded PGlite, demo data)', func
 
     it('when requests carried a bearer token, then no log line contains it', () => {
       const all = [...running().stdout, ...running().stderr].join('\n');
-      expect(all).to.not.contain(BEARER_TOKEN);
+      expect(bearerToken).to.have.length.greaterThan(20);
+      expect(all).to.not.contain(bearerToken);
     });
 
     it('when requests carried demo family names, then no log line contains them', () => {
@@ -304,7 +335,7 @@ describe('server process (node src/server.ts, embedded PGlite, demo data)', func
 
     before(async () => {
       const child = running();
-      const request = startInFlightPost(child, '/fhir', JSON.stringify(organizationsTransaction(marker, size)));
+      const request = startInFlightPost(child, '/fhir', JSON.stringify(organizationsTransaction(marker, size)), await tokenFor(child));
       await withTimeout('the server to accept the request', request.accepted);
       const logged = child.stdout.length;
       child.process.kill('SIGTERM');

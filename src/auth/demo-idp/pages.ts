@@ -1,85 +1,5 @@
-import { createHash } from 'node:crypto';
+import { errorPage as sharedErrorPage, html, page, type SafeHtml } from '../html.js';
 import type { DemoUser } from './users.js';
-
-/** HTML that is already safe to emit (built by `html`, never from raw input). */
-export class SafeHtml {
-  constructor(readonly value: string) {}
-  toString(): string {
-    return this.value;
-  }
-}
-
-/** Escapes text for an HTML text node or a quoted attribute value. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-type Part = SafeHtml | string | number | undefined | null | false | readonly Part[];
-
-function render(part: Part): string {
-  if (part === undefined || part === null || part === false) {
-    return '';
-  }
-  if (part instanceof SafeHtml) {
-    return part.value;
-  }
-  if (Array.isArray(part)) {
-    return part.map(render).join('');
-  }
-  return escapeHtml(String(part));
-}
-
-/** Template tag: every interpolated value is escaped unless it is SafeHtml (or a list of them). */
-export function html(strings: TemplateStringsArray, ...values: Part[]): SafeHtml {
-  return new SafeHtml(strings.reduce((out, s, i) => out + s + (i < values.length ? render(values[i]) : ''), ''));
-}
-
-const STYLE = `
-:root { color-scheme: light; --accent: #000091; --border: #c9c9d9; --muted: #4a4a5a; --error: #b3261e; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #161616; background: #f5f5fe; }
-main { max-width: 44rem; margin: 2rem auto; padding: 2rem; background: #fff; border: 1px solid var(--border); border-radius: 8px; }
-h1 { font-size: 1.5rem; margin: 0 0 .5rem; }
-p.lead { color: var(--muted); margin: 0 0 1.5rem; }
-.notice { padding: .75rem 1rem; border-left: 4px solid var(--accent); background: #ececfe; margin: 0 0 1.5rem; }
-.error { padding: .75rem 1rem; border-left: 4px solid var(--error); background: #fdecea; margin: 0 0 1.5rem; }
-fieldset { border: 1px solid var(--border); border-radius: 6px; margin: 0 0 1.5rem; padding: .5rem 1rem 1rem; }
-legend { font-weight: 600; padding: 0 .5rem; }
-ul { list-style: none; margin: 0; padding: 0; }
-li { margin: .25rem 0; }
-label { display: flex; gap: .75rem; align-items: flex-start; padding: .5rem; border-radius: 4px; cursor: pointer; }
-label:hover { background: #f0f0fa; }
-input[type=radio] { margin-top: .3rem; width: 1.1rem; height: 1.1rem; accent-color: var(--accent); }
-.who { display: block; font-weight: 600; }
-.what { display: block; color: var(--muted); font-size: .9rem; }
-.actions { display: flex; gap: 1rem; flex-wrap: wrap; }
-button { font: inherit; padding: .6rem 1.4rem; border-radius: 4px; border: 2px solid var(--accent); cursor: pointer; }
-button.primary { background: var(--accent); color: #fff; }
-button.secondary { background: #fff; color: var(--accent); }
-:focus-visible { outline: 3px solid #0a76f6; outline-offset: 2px; }
-`;
-
-/** Content-Security-Policy of these pages: nothing external, only this stylesheet, forms may post anywhere. */
-export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; frame-ancestors 'none'; base-uri 'none'`;
-
-function layout(title: string, body: SafeHtml): string {
-  return html`<!doctype html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${title}</title>
-<style>${new SafeHtml(STYLE)}</style>
-</head>
-<body>
-<main>
-${body}
-</main>
-</body>
-</html>
-`.value;
-}
 
 export interface LoginPageModel {
   /** Where the form posts (the provider's `/login`). */
@@ -128,13 +48,10 @@ ${model.users.length > 0 ? html`<button type="submit" class="primary" name="acti
 <button type="submit" class="secondary" name="action" value="cancel" formnovalidate>Annuler</button>
 </div>
 </form>`;
-  return layout(title, body);
+  return page(title, body);
 }
 
 /** A page for errors that cannot go back to the application (unknown client or redirect URI, expired request). */
 export function errorPage(message: string): string {
-  const title = 'Connexion impossible';
-  return layout(title, html`<h1>${title}</h1>
-<p class="error" role="alert">${message}</p>
-<p class="lead">Revenez à l’application et recommencez la connexion.</p>`);
+  return sharedErrorPage('Connexion impossible', message);
 }

@@ -221,8 +221,17 @@ function frenchDate(date: string): string {
   return day && month ? `${day}/${month}/${year}` : year;
 }
 
+/** Family name, then given name, then label (the regulator entry after the plain one), then id. */
 function byLabel(a: DemoUser, b: DemoUser): number {
-  return a.label.localeCompare(b.label, 'fr') || a.id.localeCompare(b.id);
+  const keys = (u: DemoUser): string[] => [u.claims.family_name, u.claims.given_name, u.label, u.id].map((v) => (typeof v === 'string' ? v : ''));
+  const [ka, kb] = [keys(a), keys(b)];
+  for (let i = 0; i < ka.length; i++) {
+    const order = ka[i].localeCompare(kb[i], 'fr');
+    if (order !== 0) {
+      return order;
+    }
+  }
+  return 0;
 }
 
 /** A name-based UUID (SHA-256 of the name, version/variant bits set): the same person, the same `sub`. */

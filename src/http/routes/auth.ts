@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { authorizeEndpoint, callbackEndpoint, pickPatientEndpoint, type AuthResult, type IdentityResolver, type UpstreamLogin } from '../../auth/authorize.handler.js';
 import { openidConfiguration, smartConfiguration } from '../../auth/discovery.js';
 import { introspectEndpoint, launchEndpoint, revokeEndpoint } from '../../auth/endpoints.js';
+import { PAGE_CSP } from '../../auth/html.js';
 import { OAuthError } from '../../auth/oauth-errors.js';
 import { pickPatientPage } from '../../auth/picker.js';
 import type { AuthServices } from '../../auth/services.js';
@@ -117,6 +118,8 @@ function sendJson(res: Response, status: number, body: object): void {
 
 function sendResult(res: Response, result: AuthResult, secure: boolean): void {
   if (result.kind === 'page') {
+    // The pages' own CSP: the API's `default-src 'none'` would block their stylesheet.
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
     res.status(result.status).type('html').send(result.html);
     return;
   }

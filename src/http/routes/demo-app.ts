@@ -1,28 +1,9 @@
-import { createHash } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
-import { html, SafeHtml } from '../../auth/demo-idp/pages.js';
+import { html, page, PAGE_CSP } from '../../auth/html.js';
 import { DEMO_APP_ID } from '../../auth/demo-clients.js';
 
 /** Path of the demo app's redirect URI (registered as `${BASE_URL}/demo-app/callback`). */
 export const DEMO_APP_CALLBACK_PATH = '/demo-app/callback';
-
-const STYLE = `
-:root { color-scheme: light; --accent: #000091; --border: #c9c9d9; --muted: #4a4a5a; --error: #b3261e; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #161616; background: #f5f5fe; }
-main { max-width: 52rem; margin: 2rem auto; padding: 2rem; background: #fff; border: 1px solid var(--border); border-radius: 8px; }
-h1 { font-size: 1.5rem; margin: 0 0 .5rem; }
-p.lead { color: var(--muted); margin: 0 0 1.5rem; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: 0 0 1.5rem; }
-dt { font-weight: 600; }
-dd { margin: 0; overflow-wrap: anywhere; }
-code, pre { font: 14px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-pre { background: #f0f0fa; border: 1px solid var(--border); border-radius: 6px; padding: 1rem; overflow-x: auto; white-space: pre; }
-.error { padding: .75rem 1rem; border-left: 4px solid var(--error); background: #fdecea; margin: 0 0 1.5rem; }
-`;
-
-/** This page's CSP: nothing but its own stylesheet (no script at all), no framing, no forms. */
-export const DEMO_APP_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
 
 export interface DemoAppOptions {
   /** The server's public base URL (`config.baseUrl`); default: the origin the request came to. */
@@ -42,7 +23,7 @@ export function tokenExchangeCurl(baseUrl: string, code: string): string {
     `  --data-urlencode ${shellQuote(`code=${code}`)} \\`,
     `  --data-urlencode ${shellQuote(`redirect_uri=${baseUrl}${DEMO_APP_CALLBACK_PATH}`)} \\`,
     `  --data-urlencode ${shellQuote(`client_id=${DEMO_APP_ID}`)} \\`,
-    `  --data-urlencode "code_verifier=$CODE_VERIFIER"`,
+    `  --data-urlencode "code_verifier=$VERIFIER"`,
   ].join('\n');
 }
 
@@ -51,25 +32,6 @@ function param(req: Request, name: string): string | undefined {
   const value = req.query[name];
   const first = Array.isArray(value) ? value[0] : value;
   return typeof first === 'string' ? first : undefined;
-}
-
-function layout(title: string, body: SafeHtml): string {
-  return html`<!doctype html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${title}</title>
-<style>${new SafeHtml(STYLE)}</style>
-</head>
-<body>
-<main>
-${body}
-</main>
-</body>
-</html>
-`.value;
 }
 
 export interface CallbackModel {
@@ -87,7 +49,7 @@ export function callbackPage(m: CallbackModel): { status: number; html: string }
     const title = 'Autorisation refusée';
     return {
       status: 200,
-      html: layout(title, html`<h1>${title}</h1>
+      html: page(title, html`<h1>${title}</h1>
 <p class="lead">Le serveur d’autorisation a renvoyé l’application de démonstration « ${DEMO_APP_ID} » avec une erreur.</p>
 <div class="error" role="alert"><dl>
 <dt>error</dt><dd><code id="error">${m.error}</code></dd>
@@ -100,20 +62,20 @@ ${state}
     const title = 'Aucun code reçu';
     return {
       status: 400,
-      html: layout(title, html`<h1>${title}</h1>
+      html: page(title, html`<h1>${title}</h1>
 <p class="error" role="alert">Cette page est l’adresse de retour (redirect URI) de l’application de démonstration : le serveur d’autorisation y renvoie un paramètre <code>code</code> (ou <code>error</code>), absent ici.</p>`),
     };
   }
   const title = 'Connexion réussie : code d’autorisation reçu';
   return {
     status: 200,
-    html: layout(title, html`<h1>${title}</h1>
+    html: page(title, html`<h1>${title}</h1>
 <p class="lead">Le serveur d’autorisation a renvoyé l’application de démonstration « ${DEMO_APP_ID} » avec un code à usage unique, valable quelques minutes.</p>
 <dl>
 <dt>code</dt><dd><code id="code">${m.code}</code></dd>
 ${state}
 </dl>
-<p>Pour l’échanger contre un jeton d’accès, mettez dans <code>CODE_VERIFIER</code> le <code>code_verifier</code> PKCE gardé par l’application qui a lancé la connexion (seule elle le connaît : le serveur n’a reçu que son empreinte S256, le <code>code_challenge</code>), puis :</p>
+<p>Pour l’échanger contre un jeton d’accès, mettez dans <code>VERIFIER</code> le <code>code_verifier</code> PKCE gardé par l’application qui a lancé la connexion (seule elle le connaît : le serveur n’a reçu que son empreinte S256, le <code>code_challenge</code>), puis :</p>
 <pre id="curl">${tokenExchangeCurl(m.baseUrl, m.code)}</pre>`),
   };
 }
@@ -126,17 +88,18 @@ export function demoAppRoutes(options: DemoAppOptions = {}): express.Router {
   const router = express.Router();
   router.get(DEMO_APP_CALLBACK_PATH, (req: Request, res: Response) => {
     const baseUrl = options.baseUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
-    const page = callbackPage({
+    const result = callbackPage({
       baseUrl,
       code: param(req, 'code'),
       state: param(req, 'state'),
       error: param(req, 'error'),
       errorDescription: param(req, 'error_description'),
     });
-    res.setHeader('Content-Security-Policy', DEMO_APP_CSP);
+    // The shared pages' CSP: no script at all, only their stylesheet (by hash), no framing.
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Referrer-Policy', 'no-referrer');
-    res.status(page.status).type('text/html; charset=utf-8').send(page.html);
+    res.status(result.status).type('text/html; charset=utf-8').send(result.html);
   });
   return router;
 }

@@ -1,7 +1,8 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { currentContext } from '../../context/request-context.js';
 import type { DemoIdentityProvider, InteractionResult, JsonResult } from '../../auth/demo-idp/provider.js';
-import { errorPage, loginPage, PAGE_CSP } from '../../auth/demo-idp/pages.js';
+import { errorPage, loginPage } from '../../auth/demo-idp/pages.js';
+import { PAGE_CSP } from '../../auth/html.js';
 
 const FORM_LIMIT = '64kb';
 
