@@ -23,13 +23,15 @@ function baselineScenario(baseUrl: string): Scenario {
 }
 
 /** The FHIR scenarios, in the order they run. */
-function fhirScenarios(fhirBase: string, focusPatientId: string, focusPatientDocs: number): Scenario[] {
+function fhirScenarios(fhirBase: string, focusPatientId: string, focusPatientDocs: number, token: string): Scenario[] {
+  // Every FHIR request carries a real access token: its verification is part of what is measured.
+  const headers = { ...FHIR_HEADERS, authorization: `Bearer ${token}` };
   return [
     {
       name: 'GET /fhir/Patient/{id}',
       method: 'GET',
       url: `${fhirBase}/Patient/${focusPatientId}`,
-      headers: FHIR_HEADERS,
+      headers,
       expectedStatus: 200,
       checkBody: (body) => expectField(body, 'id', focusPatientId),
     },
@@ -37,7 +39,7 @@ function fhirScenarios(fhirBase: string, focusPatientId: string, focusPatientDoc
       name: `GET /fhir/DocumentReference?patient= (${focusPatientDocs} docs)`,
       method: 'GET',
       url: `${fhirBase}/DocumentReference?patient=${focusPatientId}`,
-      headers: FHIR_HEADERS,
+      headers,
       expectedStatus: 200,
       checkBody: (body) => expectField(body, 'total', focusPatientDocs),
     },
@@ -45,7 +47,7 @@ function fhirScenarios(fhirBase: string, focusPatientId: string, focusPatientDoc
       name: 'POST /fhir/Patient',
       method: 'POST',
       url: `${fhirBase}/Patient`,
-      headers: { ...FHIR_HEADERS, 'content-type': FHIR_JSON },
+      headers: { ...headers, 'content-type': FHIR_JSON },
       body: patientCreateBody(),
       expectedStatus: 201,
       checkBody: (body) => expectField(body, 'resourceType', 'Patient'),
@@ -108,7 +110,7 @@ async function main(): Promise<void> {
   try {
     const { seeded, analyzed } = await prepareData(app, settings);
     const measurements = await measureAll(
-      [baselineScenario(baselineServer.url), ...fhirScenarios(`${app.url}/fhir`, seeded.focusPatientId, settings.focusPatientDocs)],
+      [baselineScenario(baselineServer.url), ...fhirScenarios(`${app.url}/fhir`, seeded.focusPatientId, settings.focusPatientDocs, await app.accessToken())],
       options
     );
     printReport(

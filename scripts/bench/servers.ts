@@ -4,7 +4,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import express from 'express';
+import type { JWK } from 'jose';
 import { buildApp } from '../../src/app.js';
+import { appendClient, generateSigningKey, signClientAssertion } from '../../src/auth/client-admin.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { migrate } from '../../src/repo/migrations/index.js';
@@ -24,6 +26,8 @@ export interface AppUnderTest extends Listening {
   readonly repo: ResourceRepo;
   /** Human description of the database, e.g. "pglite (fresh, /tmp/dmp-bench-x)". */
   readonly databaseLabel: string;
+  /** Gets a fresh system access token through the real token endpoint (client_credentials). */
+  readonly accessToken: () => Promise<string>;
 }
 
 export const BASELINE_PATH = '/patient';
@@ -58,13 +62,48 @@ export async function startBaseline(): Promise<Listening> {
   return { url, close: () => closeServer(server) };
 }
 
+const BENCH_CLIENT_ID = 'bench-backend';
+
+async function systemToken(baseUrl: string, privateJwk: JWK): Promise<string> {
+  const tokenUrl = `${baseUrl}/auth/token`;
+  const assertion = await signClientAssertion({ clientId: BENCH_CLIENT_ID, privateJwk, audience: tokenUrl });
+  const res = await fetch(tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: 'system/*.cruds',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+    }).toString(),
+  });
+  const body = (await res.json()) as { access_token?: string };
+  if (!res.ok || !body.access_token) {
+    throw new Error(`bench: no access token (${res.status} ${JSON.stringify(body)})`);
+  }
+  return body.access_token;
+}
+
 /** The real app (buildApp) on PostgreSQL when databaseUrl is given, else on a fresh PGlite in a temp dir. */
 export async function startApp(databaseUrl: string | undefined): Promise<AppUnderTest> {
   const { server, url } = await listenOnLoopback();
   const dataDir = databaseUrl ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'dmp-bench-'));
+  // A backend client registered for the bench, as any SMART Backend Services client would be.
+  const authDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmp-bench-auth-'));
+  const clientsFile = path.join(authDir, 'smart-clients.json');
+  const { publicJwk, privateJwk } = await generateSigningKey();
+  appendClient(clientsFile, {
+    client_id: BENCH_CLIENT_ID,
+    redirect_uris: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [publicJwk] },
+    scope: 'system/*.cruds',
+    grant_types: ['client_credentials'],
+  });
   const config = loadConfig({
     PORT: new URL(url).port,
     BASE_URL: url,
+    SMART_CLIENTS_FILE: clientsFile,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { DATA_DIR: dataDir }),
     SEED_DEMO_DATA: 'false',
     LOG_LEVEL: 'warn',
@@ -75,10 +114,12 @@ export async function startApp(databaseUrl: string | undefined): Promise<AppUnde
   const close = async (): Promise<void> => {
     await closeServer(server);
     await db.close();
+    fs.rmSync(authDir, { recursive: true, force: true });
     if (dataDir) {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   };
   const databaseLabel = databaseUrl ? 'postgres (DATABASE_URL)' : `pglite (fresh, ${dataDir})`;
-  return { url, db, repo: new ResourceRepo(db), databaseLabel, close };
+  const accessToken = (): Promise<string> => systemToken(url, privateJwk);
+  return { url, db, repo: new ResourceRepo(db), databaseLabel, close, accessToken };
 }

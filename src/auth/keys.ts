@@ -22,6 +22,8 @@ interface LoadedKey {
   readonly kid: string;
   readonly alg: string;
   readonly privateKey: CryptoKey | Uint8Array;
+  /** Imported once: verification runs on every request. */
+  readonly publicKey: CryptoKey | Uint8Array;
   readonly publicJwk: JWK;
 }
 
@@ -70,7 +72,7 @@ export class KeyStore {
         if (!key) {
           throw new Error('unknown signing key');
         }
-        return importJWK(key.publicJwk, key.alg);
+        return key.publicKey;
       },
       { algorithms: [...SIGNING_ALGORITHMS], issuer: expected.issuer, audience: expected.audience }
     );
@@ -106,7 +108,15 @@ export class KeyStore {
       ]);
       return [generated];
     });
-    return Promise.all(rows.map(async (r) => ({ kid: r.kid, alg: r.alg, privateKey: await importJWK(r.private_jwk, r.alg), publicJwk: r.public_jwk })));
+    return Promise.all(
+      rows.map(async (r) => ({
+        kid: r.kid,
+        alg: r.alg,
+        privateKey: await importJWK(r.private_jwk, r.alg),
+        publicKey: await importJWK(r.public_jwk, r.alg),
+        publicJwk: r.public_jwk,
+      }))
+    );
   }
 }
 
@@ -136,5 +146,6 @@ async function fromConfiguredKey(text: string): Promise<LoadedKey> {
   }
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicPart } = jwk;
   const kid = jwk.kid ?? (await calculateJwkThumbprint(publicPart));
-  return { kid, alg, privateKey: await importJWK(jwk, alg), publicJwk: { ...publicPart, kid, alg, use: 'sig' } };
+  const publicJwk = { ...publicPart, kid, alg, use: 'sig' };
+  return { kid, alg, privateKey: await importJWK(jwk, alg), publicKey: await importJWK(publicJwk, alg), publicJwk };
 }

@@ -128,21 +128,29 @@ function sameParams(a: readonly [string, string][], b: readonly [string, string]
   return a.length === b.length && a.every(([k, v], i) => b[i][0] === k && b[i][1] === v);
 }
 
-/** The part of `wanted` that `ceiling` allows (same context, type covered, constraints no looser). */
-function restrict(wanted: ClinicalScope, ceilings: readonly ClinicalScope[]): ClinicalScope | undefined {
-  const permissions = new Set<Permission>();
+/**
+ * The parts of `wanted` that the ceilings allow (same context, type covered, constraints no looser).
+ * A wildcard asked under typed ceilings narrows to those types (`patient/*.rs` ∩ `patient/Patient.rs`
+ * = `patient/Patient.rs`), so the result may hold several scopes.
+ */
+function restrict(wanted: ClinicalScope, ceilings: readonly ClinicalScope[]): ClinicalScope[] {
+  const byType = new Map<string, Set<Permission>>();
   for (const c of ceilings) {
-    const typeOk = c.resourceType === '*' || c.resourceType === wanted.resourceType;
+    const typeOk = c.resourceType === '*' || wanted.resourceType === '*' || c.resourceType === wanted.resourceType;
     const paramsOk = c.params.length === 0 || sameParams(c.params, wanted.params);
     if (c.context === wanted.context && typeOk && paramsOk) {
+      const type = wanted.resourceType === '*' ? c.resourceType : wanted.resourceType;
+      const permissions = byType.get(type) ?? new Set<Permission>();
       c.permissions.forEach((p) => wanted.permissions.has(p) && permissions.add(p));
+      byType.set(type, permissions);
     }
   }
-  if (permissions.size === 0) {
-    return undefined;
-  }
-  const out = { ...wanted, permissions };
-  return { ...out, text: formatClinicalScope(out) };
+  return [...byType]
+    .filter(([, permissions]) => permissions.size > 0)
+    .map(([resourceType, permissions]) => {
+      const out = { ...wanted, resourceType, permissions };
+      return { ...out, text: formatClinicalScope(out) };
+    });
 }
 
 /**
@@ -152,11 +160,9 @@ function restrict(wanted: ClinicalScope, ceilings: readonly ClinicalScope[]): Cl
 export function intersectScopes(requested: string, ...ceilings: string[]): string {
   const want = parseScopes(requested);
   const limits = ceilings.map(parseScopes);
-  const clinical = want.clinical
-    .map((scope) => limits.reduce<ClinicalScope | undefined>((acc, limit) => (acc ? restrict(acc, limit.clinical) : undefined), scope))
-    .filter((s): s is ClinicalScope => s !== undefined);
+  const clinical = want.clinical.flatMap((scope) => limits.reduce<ClinicalScope[]>((acc, limit) => acc.flatMap((s) => restrict(s, limit.clinical)), [scope]));
   const special = [...want.special].filter((s) => limits.every((l) => l.special.has(s)));
-  return [...special, ...clinical.map((c) => c.text)].join(' ');
+  return [...new Set([...special, ...clinical.map((c) => c.text)])].join(' ');
 }
 
 /** What a FHIR interaction needs: a permission on a type, in some context. */

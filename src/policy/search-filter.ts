@@ -2,7 +2,7 @@ import type { Filter } from '@medplum/core';
 import { grantingScopes, type ClinicalScope, type Permission } from '../auth/scopes.js';
 import type { SupportedType } from '../fhir/resource-types.js';
 import { filterPredicate } from '../repo/search-sql/filters.js';
-import { and, or, type SqlParams } from '../repo/sql.js';
+import { and, or, SqlParams } from '../repo/sql.js';
 import { isAuthenticated, type Principal } from './principal.js';
 
 declare const securityFilterBrand: unique symbol;
@@ -16,11 +16,17 @@ export interface SecurityFilter {
   readonly resourceType: SupportedType;
   /** Returns a SQL predicate on the row alias, adding its bind values to params. */
   toSql(params: SqlParams, alias: string): string;
+  /** True when the filter lets every row through (so single reads need no extra query). */
+  readonly unrestricted: boolean;
 }
 
-function makeFilter(resourceType: SupportedType, toSql: SecurityFilter['toSql']): SecurityFilter {
-  return { resourceType, toSql } as SecurityFilter;
+function makeFilter(resourceType: SupportedType, toSql: (params: SqlParams, alias: string) => string): SecurityFilter {
+  const unrestricted = toSql(new SqlParamsProbe(), 'r') === 'TRUE';
+  return { resourceType, toSql, unrestricted } as unknown as SecurityFilter;
 }
+
+/** Throw-away parameter collector, to look at a filter's SQL once. */
+class SqlParamsProbe extends SqlParams {}
 
 /** Types whose rows belong to one patient's record (their `patient_id` is set). */
 export const PATIENT_COMPARTMENT_TYPES: ReadonlySet<SupportedType> = new Set(['Patient', 'DocumentReference', 'Binary', 'List', 'Consent', 'AuditEvent']);

@@ -169,6 +169,9 @@ export class ResourceRepo {
 
   /** True when the row with this id (live or deleted) passes the security filter. */
   async isVisible(type: SupportedType, id: string, filter: SecurityFilter): Promise<boolean> {
+    if (filter.unrestricted) {
+      return true;
+    }
     const q = new SqlParams();
     const where = `r.id = ${q.add(id)} AND (${filter.toSql(q, 'r')})`;
     const { rows } = await this.q.query(`SELECT 1 FROM ${currentTable(type)} r WHERE ${where}`, q.values);

@@ -23,8 +23,11 @@ export function and(parts: string[]): string {
   return kept.length === 0 ? 'TRUE' : kept.map((p) => `(${p})`).join(' AND ');
 }
 
-/** Joins predicates with OR; the empty disjunction is FALSE. */
+/** Joins predicates with OR; the empty disjunction is FALSE, and TRUE absorbs the rest. */
 export function or(parts: string[]): string {
+  if (parts.includes('TRUE')) {
+    return 'TRUE';
+  }
   return parts.length === 0 ? 'FALSE' : parts.map((p) => `(${p})`).join(' OR ');
 }
 

@@ -19,7 +19,7 @@ import { Browser, type Page } from './oauth-browser.js';
 import { testDocumentReference } from './resources.js';
 import { getTestServer } from './server.js';
 import { startFhirclientApp, type FhirclientApp } from './smart-fhirclient-app.js';
-import { startUpstreamIdp, type UpstreamIdp } from './upstream-idp.js';
+import { pscProfessional, startUpstreamIdp, type UpstreamIdp } from './upstream-idp.js';
 
 export const APP_SCOPE = 'openid fhirUser profile launch launch/patient offline_access online_access patient/*.cruds user/*.cruds';
 export const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -415,4 +415,13 @@ export async function fhirclientEhrLaunch(rig: SmartRig, launch: string, user: D
   const client = app.clients.get(state);
   expect(client, 'fhirclient completed the launch').to.not.equal(undefined);
   return { client: client as import('./smart-fhirclient-app.js').SmartClient, nonce: app.nonces.get(state) ?? '', browser };
+}
+
+/**
+ * The token of an EHR launch on a patient (a fresh test professional logs in upstream), for tests
+ * that need a user token with given scopes: `launch openid fhirUser` are added to `scope`.
+ */
+export async function ehrLaunchToken(rig: SmartRig, patientId: string, scope: string, client: RigClient = rig.clients.publicApp): Promise<TokenResponse> {
+  const launch = await createLaunch(rig, patientId, client.clientId);
+  return loginForToken(rig, { client, scope: `launch openid fhirUser ${scope}`, launch }, rig.idp.addUser(pscProfessional()));
 }

@@ -58,6 +58,8 @@ describe('Login and patient-picker pages in headless Chromium', function () {
   let loginPatient: Patient;
 
   before(async function () {
+    // First, so that a missing Chromium fails (does not skip) at once, saying how to install it.
+    browser = await launchChromium();
     server = await getTestServer();
     shotsDir = keepShots ?? fs.mkdtempSync(path.join(os.tmpdir(), 'dmp-browser-shots-'));
     fs.mkdirSync(shotsDir, { recursive: true });
@@ -110,9 +112,6 @@ describe('Login and patient-picker pages in headless Chromium', function () {
       scope: 'openid fhirUser profile launch launch/patient offline_access online_access patient/*.cruds user/*.cruds',
       grant_types: ['authorization_code', 'refresh_token'],
     });
-
-    // Fails (does not skip) when Chromium is not installed, saying how to install it.
-    browser = await launchChromium();
   });
 
   afterEach(async () => {

@@ -63,6 +63,7 @@ describe('SQL helpers', () => {
     expect(and(['TRUE', 'a'])).to.equal('(a)');
     expect(or([])).to.equal('FALSE');
     expect(or(['a', 'b'])).to.equal('(a) OR (b)');
+    expect(or(['a', 'TRUE'])).to.equal('TRUE');
   });
   it('when a search value has escaped commas, then only unescaped commas split it', () => {
     expect(splitOr('a,b\\,c,d')).to.deep.equal(['a', 'b,c', 'd']);
