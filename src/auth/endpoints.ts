@@ -30,7 +30,11 @@ async function authenticateCaller(s: AuthServices, form: Form, authorization: st
       throw err;
     }
   }
-  await s.clientAuth.authenticate(form, authorization);
+  const client = await s.clientAuth.authenticate(form, authorization);
+  if (client.token_endpoint_auth_method === 'none') {
+    // A public client naming itself proves nothing: it introspects with its access token instead.
+    throw new OAuthError('invalid_client', 'Introspection needs client authentication or a bearer access token; a client_id alone is not enough');
+  }
 }
 
 /**

@@ -56,7 +56,10 @@ label { display: flex; gap: .75rem; align-items: flex-start; padding: .5rem; bor
 label:hover { background: #f0f0fa; }
 label.field { display: block; font-weight: 600; padding: 0 0 .25rem; cursor: default; }
 label.field:hover { background: none; }
-input[type=radio] { margin-top: .3rem; width: 1.1rem; height: 1.1rem; accent-color: var(--accent); }
+input[type=radio] { flex: none; margin-top: .3rem; width: 1.1rem; height: 1.1rem; accent-color: var(--accent); }
+pre { overflow-x: auto; padding: .6rem; background: #f4f4f4; border-radius: 4px; }
+code, pre { font-family: ui-monospace, monospace; font-size: .9rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; } dt { font-weight: 600; } dd { margin: 0; overflow-wrap: anywhere; }
 input[type=search] { flex: 1 1 16rem; min-width: 0; font: inherit; padding: .5rem .75rem; border: 1px solid var(--muted); border-radius: 4px; }
 form.search { margin: 0 0 1.5rem; }
 .search-row { display: flex; gap: .75rem; flex-wrap: wrap; }

@@ -122,6 +122,16 @@ export class AuthStore {
     return token;
   }
 
+  /** The grant of a usable refresh token, without using it (to refuse a bad request before rotating). */
+  async peekRefreshToken(token: string, clientId: string): Promise<Grant | undefined> {
+    const { rows } = await this.db.query<{ grant_data: Grant }>(
+      `SELECT grant_data FROM auth_refresh_tokens
+        WHERE token_hash = $1 AND client_id = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > now()`,
+      [secretHash(token), clientId]
+    );
+    return rows[0]?.grant_data;
+  }
+
   /**
    * Uses a refresh token once (rotation). Presenting a used one again means it leaked: the whole
    * family (every refresh and access token of that authorisation) is revoked.

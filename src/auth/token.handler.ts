@@ -59,6 +59,11 @@ async function refreshTokenGrant(s: AuthServices, form: Form, client: SmartClien
   if (!form.refresh_token) {
     throw new OAuthError('invalid_request', 'refresh_token is required');
   }
+  // A refused scope must not use up the refresh token (a retry would then look like a replay): check first.
+  const current = form.scope ? await s.store.peekRefreshToken(form.refresh_token, client.client_id) : undefined;
+  if (current) {
+    narrowedScope(form.scope as string, current.scope);
+  }
   const grant = await s.store.useRefreshToken(form.refresh_token, client.client_id);
   if (grant === 'reused') {
     throw new OAuthError('invalid_grant', 'The refresh token was already used; every token of this authorisation is revoked');
@@ -66,16 +71,17 @@ async function refreshTokenGrant(s: AuthServices, form: Form, client: SmartClien
   if (grant === 'invalid') {
     throw new OAuthError('invalid_grant', 'Unknown, expired or revoked refresh token');
   }
-  let scope = grant.scope;
-  if (form.scope) {
-    // A refresh may narrow the grant, never widen it: every scope asked must be inside the grant.
-    const wanted = form.scope.split(/\s+/).filter(Boolean);
-    if (wanted.some((one) => intersectScopes(one, grant.scope) !== one)) {
-      throw new OAuthError('invalid_scope', 'A refresh cannot add scopes beyond the original grant');
-    }
-    scope = wanted.join(' ');
-  }
+  const scope = form.scope ? narrowedScope(form.scope, grant.scope) : grant.scope;
   return tokenResponse(s, { ...grant, scope }, client);
+}
+
+/** A refresh may narrow the grant, never widen it: every scope asked must be inside the grant. */
+function narrowedScope(asked: string, granted: string): string {
+  const wanted = asked.split(/\s+/).filter(Boolean);
+  if (wanted.some((one) => intersectScopes(one, granted) !== one)) {
+    throw new OAuthError('invalid_scope', 'A refresh cannot add scopes beyond the original grant');
+  }
+  return wanted.join(' ');
 }
 
 async function clientCredentialsGrant(s: AuthServices, form: Form, client: SmartClient): Promise<Record<string, unknown>> {

@@ -24,6 +24,7 @@ import {
   type SmartRig,
   type TokenResponse,
 } from '../helpers/smart-flow.js';
+import { Browser } from '../helpers/oauth-browser.js';
 import { getTestServer, systemToken } from '../helpers/server.js';
 import { insPatient, pscProfessional } from '../helpers/upstream-idp.js';
 
@@ -241,6 +242,50 @@ describe('SMART attacks that must fail', function () {
       const res = await redeemCode(rig, code, verifier, { clientId: rig.clients.confidentialApp.clientId, redirectUri: rig.clients.confidentialApp.redirectUri });
       expect(res.status).to.equal(401);
       expect(res.body.error).to.equal('invalid_client');
+    });
+  });
+
+  describe('the browser binding of a login', () => {
+    /** Runs a login up to the upstream provider's redirect back to /auth/callback, not followed. */
+    const upToCallback = async (scope = 'launch/patient openid patient/*.rs'): Promise<{ browser: Browser; callback: URL }> => {
+      const browser = new Browser();
+      const isCallback = (u: URL): boolean => u.href.startsWith(`${rig.baseUrl}/auth/callback`);
+      const login = await browser.navigate(authorizeUrl(rig, { scope }).url, isCallback);
+      const requestId = /name="request" value="([^"]+)"/.exec(login.text)?.[1] as string;
+      const user = rig.idp.addUser(pscProfessional());
+      const back = await browser.navigate(`${rig.idp.issuer}/login`, isCallback, { form: { request: requestId, user: user.id, action: 'login' } });
+      expect(back.status).to.equal(0);
+      return { browser, callback: back.url };
+    };
+
+    it('when the upstream callback is opened in another browser (no dmp_auth cookie), then an error page, and the real browser still finishes', async () => {
+      const { browser, callback } = await upToCallback('openid user/*.rs');
+      const stolen = await new Browser().navigate(callback);
+      expect(stolen.status).to.equal(400);
+      expect(stolen.headers.get('location')).to.equal(null);
+      const own = await browser.navigate(callback, (u) => u.href.startsWith(rig.clients.publicApp.redirectUri));
+      expect(own.url.searchParams.get('code')).to.be.a('string');
+    });
+
+    it('when the upstream callback is replayed in the same browser, then the second visit gets an error page', async () => {
+      const { browser, callback } = await upToCallback('openid user/*.rs');
+      const first = await browser.navigate(callback, (u) => u.href.startsWith(rig.clients.publicApp.redirectUri));
+      expect(first.url.searchParams.get('code')).to.be.a('string');
+      const replay = await browser.request(callback);
+      expect(replay.status).to.equal(400);
+      expect(replay.headers.get('location')).to.equal(null);
+    });
+
+    it("when another browser opens or posts a professional's patient picker, then it gets error pages and no code", async () => {
+      const { browser, callback } = await upToCallback();
+      const picker = await browser.navigate(callback);
+      expect(picker.url.pathname).to.equal('/auth/pick-patient');
+      const requestId = picker.url.searchParams.get('request') as string;
+      const intruder = new Browser();
+      expect((await intruder.request(`${picker.url.href}&q=${encodeURIComponent(patient.name?.[0]?.family as string)}`)).status).to.equal(400);
+      const posted = await intruder.request(`${rig.baseUrl}/auth/pick-patient`, { form: { request: requestId, patient: patient.id } });
+      expect(posted.status).to.equal(400);
+      expect(posted.headers.get('location')).to.equal(null);
     });
   });
 
