@@ -18,7 +18,7 @@ import { FHIR_JSON, testPatient } from './fhir.js';
 import { Browser, type Page } from './oauth-browser.js';
 import { testDocumentReference } from './resources.js';
 import { getTestServer } from './server.js';
-import { startFhirclientApp, type FhirclientApp } from './smart-fhirclient-app.js';
+import { startFhirclientApp, type FhirclientApp, type SmartClient } from './smart-fhirclient-app.js';
 import { pscProfessional, startUpstreamIdp, type UpstreamIdp } from './upstream-idp.js';
 
 export const APP_SCOPE = 'openid fhirUser profile launch launch/patient offline_access online_access patient/*.cruds user/*.cruds';
@@ -401,7 +401,7 @@ export async function serverSigningKey(rig: SmartRig): Promise<{ kid: string; al
  * in upstream, and fhirclient's `ready()` redeems the code at the app's redirect URI. Returns the
  * fhirclient Client and the nonce the app sent.
  */
-export async function fhirclientEhrLaunch(rig: SmartRig, launch: string, user: DemoUser): Promise<{ client: import('./smart-fhirclient-app.js').SmartClient; nonce: string; browser: Browser }> {
+export async function fhirclientEhrLaunch(rig: SmartRig, launch: string, user: DemoUser): Promise<{ client: SmartClient; nonce: string; browser: Browser }> {
   const app = rig.fhirclientApp;
   const browser = new Browser();
   const start = `${app.baseUrl}/launch?${new URLSearchParams({ iss: rig.fhirBase, launch }).toString()}`;
@@ -414,7 +414,7 @@ export async function fhirclientEhrLaunch(rig: SmartRig, launch: string, user: D
   expect(done.status, `${done.text} ${app.errors.get(state) ?? ''}`).to.equal(200);
   const client = app.clients.get(state);
   expect(client, 'fhirclient completed the launch').to.not.equal(undefined);
-  return { client: client as import('./smart-fhirclient-app.js').SmartClient, nonce: app.nonces.get(state) ?? '', browser };
+  return { client: client as SmartClient, nonce: app.nonces.get(state) ?? '', browser };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Database } from '../pool.js';
 import { initMigration } from './001-init.js';
 import { authMigration } from './002-auth.js';
 import { demoIdpMigration } from './003-demo-idp.js';
+import { auditMigration } from './004-audit.js';
 
 /** A schema change: SQL statements run once, in order, in one transaction. */
 export interface Migration {
@@ -10,7 +11,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Never edit one that has shipped: add a new one. */
-export const MIGRATIONS: readonly Migration[] = [initMigration, authMigration, demoIdpMigration];
+export const MIGRATIONS: readonly Migration[] = [initMigration, authMigration, demoIdpMigration, auditMigration];
 
 // Arbitrary constant: serialises concurrent migrators (several instances starting together).
 const MIGRATION_LOCK_KEY = 804_271_001;
