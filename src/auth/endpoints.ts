@@ -64,6 +64,10 @@ export async function revokeEndpoint(s: AuthServices, form: Form, authorization:
  * registered `client_id` it names, the app it launches).
  */
 export async function launchEndpoint(s: AuthServices, caller: AuthenticatedPrincipal, body: unknown): Promise<{ launch: string }> {
+  // An EHR launches: its backend (system) token or a professional's; never a patient's token.
+  if (caller.kind !== 'system' && caller.kind !== 'practitioner') {
+    throw new OAuthError('invalid_client', 'Only an EHR (a system client or a professional) may create launches', 403);
+  }
   const { patient, client_id: target } = (body ?? {}) as { patient?: unknown; client_id?: unknown };
   if (typeof patient !== 'string' || patient === '') {
     throw new OAuthError('invalid_request', 'The body must be JSON {"patient": "<Patient id>"}');

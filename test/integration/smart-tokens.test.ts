@@ -25,7 +25,7 @@ import {
   type SmartRig,
   type TokenResponse,
 } from '../helpers/smart-flow.js';
-import { pscProfessional } from '../helpers/upstream-idp.js';
+import { insPatient, pscProfessional } from '../helpers/upstream-idp.js';
 
 type Form = Awaited<ReturnType<typeof postForm>>;
 
@@ -437,6 +437,18 @@ describe('SMART tokens: discovery, bearer checks, scopes, introspection, revocat
       const second = await authorize(rig, { scope: 'launch openid patient/*.rs', launch }, rig.idp.addUser(pscProfessional()));
       expect(second.kind).to.equal('error');
       expect((second as Extract<AuthorizeOutcome, { kind: 'error' }>).error).to.equal('invalid_request');
+    });
+
+    it('when a patient user\'s token asks for a launch, then it is refused (only an EHR — system client or professional — launches)', async () => {
+      const ins = patient.identifier?.[0] as { system: string; value: string };
+      const token = await loginForToken(rig, { scope: 'launch/patient openid patient/*.rs' }, rig.idp.addUser(insPatient(ins.system, ins.value)));
+      const res = await fetch(`${rig.baseUrl}/auth/launch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token.access_token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ patient: other.id }),
+      });
+      expect(res.status).to.equal(403);
+      expect(((await res.json()) as { error: string }).error).to.equal('invalid_client');
     });
 
     it('when another app uses a launch made for an app, then it gets error=invalid_request', async () => {
