@@ -2,6 +2,18 @@
  * THE decision point of the DMP access rules (issue 4; dmp-domain.md §3.5, §4): who may do what on a
  * patient's DMP. Pure: the caller resolves the principal (token), the patient facts (Consents, Patient)
  * and the document facts (DocumentReference) first. Anything no rule allows is denied.
+ *
+ * Modelling choices:
+ * - Reading needs a route: médecin traitant, extended rights (both imply the authorisation), an
+ *   authorisation of the professional or their structure, else bris_de_glace / centre_15. An author
+ *   reads their own documents through any route whatever the matrix and masking; without a route
+ *   they may still update, delete or re-mask them (rule 7), not read them.
+ * - A legal representative is a `patient` principal acting on another Patient's DMP, listed in
+ *   `PatientFacts.legalRepresentativeIds`, and only while `isMinor`.
+ * - System clients (the insurer) feed REMB, open a DMP (create on the record) and read or search the
+ *   record itself for management; they never read documents, consents or traces.
+ * - A professional may record (manage-consent) only a TREAT permit for themselves or their structure,
+ *   given in the patient's presence; blocks, oppositions and extended rights belong to the patient.
  */
 import { DOC_TYPE_COMPLEMENTARY_SYSTEM, VISIBILITY } from '../dmp/identifiers.js';
 import { HabilitationMatrix, isHealthProfession, type TypeCoding } from './habilitation-matrix.js';
