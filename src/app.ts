@@ -14,6 +14,7 @@ import { DemoIdentityProvider } from './auth/demo-idp/provider.js';
 import { demoIdpClientSecret } from './auth/demo-idp/secret.js';
 import { loadDemoUsers } from './auth/demo-idp/users.js';
 import { authenticate } from './http/middleware/authenticate.js';
+import { AuditWriter } from './audit/audit-writer.js';
 import { authRoutes } from './http/routes/auth.js';
 import { demoIdpRoutes } from './http/routes/demo-idp.js';
 import { demoAppRoutes } from './http/routes/demo-app.js';
@@ -69,6 +70,7 @@ export function buildApp({ config, db, logger }: AppDeps): Express {
         searchMaxCount: config.searchMaxCount,
       },
       maxBodyBytes: config.maxBodyBytes,
+      audit: new AuditWriter({ name: 'dmp-fhir-server', clientSystem: `${config.baseUrl}/auth/clients` }),
     })
   );
   app.use(notFound);

@@ -8,6 +8,7 @@ import { validateHandler } from './handlers/validate.handler.js';
 import { bundleHandler } from './handlers/bundle.handler.js';
 import { metadataHandler } from './handlers/metadata.handler.js';
 import { permissionFor, requireScope } from '../policy/scope-gate.js';
+import { withAudit } from '../audit/audit-hook.js';
 
 /** Path parameters captured by a route pattern. */
 export interface RouteParams {
@@ -79,10 +80,13 @@ export async function dispatch(ctx: HandlerContext, req: FhirRequest): Promise<F
     const allowed = candidates.map((c) => c.route.method).join(', ');
     throw new FhirError('METHOD_NOT_ALLOWED', `${req.method} is not supported on "${req.path}" (allowed: ${allowed})`);
   }
-  // The coarse SMART gate, on every interaction (transaction entries come back through here).
+  // The coarse SMART gate, on every interaction (transaction entries come back through here);
+  // inside the audit so that a refusal is traced too.
   const permission = permissionFor(found.route.interaction);
-  if (permission && params.type !== undefined) {
-    requireScope(ctx.principal, params.type as SupportedType, permission);
-  }
-  return found.route.handle(ctx, req, params as unknown as RouteParams);
+  return withAudit(ctx, req, found.route.interaction, params.type, (c) => {
+    if (permission && params.type !== undefined) {
+      requireScope(c.principal, params.type as SupportedType, permission);
+    }
+    return found.route.handle(c, req, params as unknown as RouteParams);
+  });
 }

@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Principal } from '../policy/principal.js';
 import type { ResourceRepo } from '../repo/resource-repo.js';
+import type { AuditWriter } from '../audit/audit-writer.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
@@ -31,6 +32,14 @@ export interface FhirResponse {
   readonly lastUpdated?: string;
   /** True when the body is a result the Prefer header may replace (create, update). */
   readonly preferApplies?: boolean;
+  /** What the interaction touched, for the audit trail (defaults to the response resource). */
+  readonly touched?: readonly TouchedResource[];
+}
+
+/** A resource an interaction read or changed, and the patient record it belongs to. */
+export interface TouchedResource {
+  readonly ref: string;
+  readonly patientId: string | null;
 }
 
 /** Settings handlers need. */
@@ -46,4 +55,7 @@ export interface HandlerContext {
   readonly repo: ResourceRepo;
   readonly principal: Principal;
   readonly settings: FhirSettings;
+  /** Writes the audit trail; absent only where nothing is traced (internal jobs, unit tests). */
+  readonly audit?: AuditWriter;
+  readonly requestId?: string;
 }

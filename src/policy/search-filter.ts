@@ -25,6 +25,14 @@ function makeFilter(resourceType: SupportedType, toSql: (params: SqlParams, alia
   return { resourceType, toSql, unrestricted } as unknown as SecurityFilter;
 }
 
+/**
+ * A filter from a SQL predicate builder, for the policy module's own filters (document-filter.ts).
+ * Only code in policy/ may call it: a filter is a policy decision, never a handler's or the repository's.
+ */
+export function securityFilterFromSql(resourceType: SupportedType, toSql: (params: SqlParams, alias: string) => string): SecurityFilter {
+  return makeFilter(resourceType, toSql);
+}
+
 /** Throw-away parameter collector, to look at a filter's SQL once. */
 class SqlParamsProbe extends SqlParams {}
 

@@ -17,6 +17,8 @@ export interface StoredVersion {
   readonly deleted: boolean;
   readonly method: 'POST' | 'PUT' | 'DELETE';
   readonly resource?: Resource;
+  /** The patient record the version belongs to. */
+  readonly patientId: string | null;
 }
 
 export interface UpdateResult {
@@ -26,6 +28,7 @@ export interface UpdateResult {
 
 export interface Row {
   id: string;
+  patient_id: string | null;
   version_id: number;
   last_updated: Date | string;
   deleted: boolean;
@@ -34,7 +37,7 @@ export interface Row {
   bytes: Uint8Array | null;
 }
 
-export const COLUMNS = 'id, version_id, last_updated, deleted, content, bytes';
+export const COLUMNS = 'id, version_id, last_updated, deleted, patient_id, content, bytes';
 
 /**
  * Stores and reads FHIR resources: current table + history table + search index, per type.
@@ -48,6 +51,11 @@ export class ResourceRepo {
 
   private get q(): Queryable {
     return this.tx ?? this.db;
+  }
+
+  /** True when this repo is bound to an open transaction. */
+  get inTransaction(): boolean {
+    return this.tx !== undefined;
   }
 
   /** Runs fn in a transaction (joining the current one if this repo is already in one). */
@@ -91,8 +99,8 @@ export class ResourceRepo {
         [id, version, now]
       );
       await repo.q.query(
-        `INSERT INTO ${historyTable(type)} (id, version_id, last_updated, deleted, method, patient_id) VALUES ($1, $2, $3, true, 'DELETE', NULL)`,
-        [id, version, now]
+        `INSERT INTO ${historyTable(type)} (id, version_id, last_updated, deleted, method, patient_id) VALUES ($1, $2, $3, true, 'DELETE', $4)`,
+        [id, version, now, current.patient_id]
       );
       await writeIndex(repo.q, type, id, undefined);
       return true;
@@ -256,5 +264,6 @@ function toVersion(type: SupportedType, row: Row, fallbackMethod?: StoredVersion
     deleted: row.deleted,
     method: (row.method as StoredVersion['method']) ?? fallbackMethod ?? 'PUT',
     resource,
+    patientId: row.patient_id ?? null,
   };
 }

@@ -36,6 +36,8 @@ export interface SearchQuery {
 export interface SearchPage {
   readonly matches: Resource[];
   readonly included: Resource[];
+  /** `Type/id` of every returned resource → the patient record it belongs to (for the audit trail). */
+  readonly compartments: ReadonlyMap<string, string | null>;
   readonly total?: number;
   readonly next?: Cursor;
   readonly previous?: Cursor;
@@ -57,7 +59,7 @@ export async function runSearch(db: Queryable, query: SearchQuery, security: Sec
   const keys = sortKeys(q, query);
   const total = query.total ? await countMatches(db, query, security) : undefined;
   if (query.count === 0) {
-    return { matches: [], included: [], total };
+    return { matches: [], included: [], total, compartments: new Map() };
   }
   const selectKeys = keys.map((k, i) => `${k.expr} AS k${i}`).join(', ');
   const reverse = query.cursor?.dir === 'before';
@@ -80,12 +82,14 @@ export async function runSearch(db: Queryable, query: SearchQuery, security: Sec
   const last = page[page.length - 1];
   const hasNext = reverse ? page.length > 0 : more;
   const hasPrevious = reverse ? more : query.cursor !== undefined && page.length > 0;
+  const compartments = new Map<string, string | null>(page.map((r) => [`${query.type}/${r.id}`, r.patient_id ?? null]));
   const matches = page.map((r) => rowToResource(query.type, r));
-  const included = await loadIncludes(db, query, page.map((r) => r.id), security, matches);
+  const included = await loadIncludes(db, query, page.map((r) => r.id), security, matches, compartments);
   return {
     matches,
     included,
     total,
+    compartments,
     next: hasNext && last ? cursorOf(last, 'after') : undefined,
     previous: hasPrevious && first ? cursorOf(first, 'before') : undefined,
   };
@@ -168,7 +172,8 @@ async function loadIncludes(
   query: SearchQuery,
   pageIds: string[],
   security: SecurityFilters,
-  matches: Resource[]
+  matches: Resource[],
+  compartments: Map<string, string | null>
 ): Promise<Resource[]> {
   if (pageIds.length === 0) {
     return [];
@@ -187,12 +192,12 @@ async function loadIncludes(
   for (const inc of query.include) {
     const targets = await includeTargets(db, query.type, inc, pageIds);
     for (const [type, ids] of targets) {
-      add(await readLive(db, type, ids, security(type)));
+      add(await readLive(db, type, ids, security(type), compartments));
     }
   }
   for (const rev of query.revInclude) {
     const revType = rev.resourceType as SupportedType;
-    add(await readLive(db, revType, await revIncludeIds(db, query.type, rev, pageIds), security(revType)));
+    add(await readLive(db, revType, await revIncludeIds(db, query.type, rev, pageIds), security(revType), compartments));
   }
   return out;
 }
@@ -225,12 +230,15 @@ async function revIncludeIds(db: Queryable, type: SupportedType, rev: IncludeTar
 }
 
 /** Live resources of a type by id, through the type's security filter. */
-async function readLive(db: Queryable, type: SupportedType, ids: string[], security: SecurityFilter): Promise<Resource[]> {
+async function readLive(db: Queryable, type: SupportedType, ids: string[], security: SecurityFilter, compartments: Map<string, string | null>): Promise<Resource[]> {
   if (ids.length === 0) {
     return [];
   }
   const q = new SqlParams();
   const where = and(['r.deleted = false', `r.id IN (${q.list(ids)})`, security.toSql(q, 'r')]);
   const { rows } = await db.query<Row>(`SELECT ${COLUMNS.split(', ').map((c) => 'r.' + c).join(', ')} FROM ${currentTable(type)} r WHERE ${where}`, q.values);
+  for (const row of rows) {
+    compartments.set(`${type}/${row.id}`, row.patient_id ?? null);
+  }
   return rows.map((row) => rowToResource(type, row));
 }

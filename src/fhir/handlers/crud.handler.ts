@@ -105,10 +105,12 @@ export async function updateHandler(ctx: HandlerContext, req: FhirRequest, type:
 export async function deleteHandler(ctx: HandlerContext, type: SupportedType, id: string): Promise<FhirResponse> {
   assertClientWritable(type);
   await assertWritable(ctx.principal, ctx.repo, type, 'd', { id });
+  const before = await ctx.repo.read(type, id);
   const deleted = await ctx.repo.delete(type, id);
   return {
     status: 200,
     resource: informational(deleted ? `${type}/${id} deleted` : `${type}/${id} was not live: nothing to delete`),
+    touched: [{ ref: `${type}/${id}`, patientId: before?.patientId ?? null }],
   };
 }
 

@@ -21,5 +21,6 @@ export async function searchHandler(ctx: HandlerContext, req: FhirRequest, type:
     search.ignored.length > 0
       ? outcomeOf('SEARCH_PARAM_IGNORED', `Ignored unknown or unsupported search parameters: ${search.ignored.join(', ')}`, search.ignored, 'warning')
       : undefined;
-  return { status: 200, resource: searchsetBundle(ctx.settings.fhirBase, type, search, page, outcome) };
+  const touched = [...page.compartments].map(([ref, patientId]) => ({ ref, patientId }));
+  return { status: 200, resource: searchsetBundle(ctx.settings.fhirBase, type, search, page, outcome), touched };
 }

@@ -8,12 +8,14 @@ import { shapeForPrefer } from '../../fhir/response-shape.js';
 import type { FhirRequest, FhirResponse, FhirSettings, HttpMethod } from '../../fhir/types.js';
 import { ANONYMOUS } from '../../policy/principal.js';
 import type { ResourceRepo } from '../../repo/resource-repo.js';
+import type { AuditWriter } from '../../audit/audit-writer.js';
 import { FHIR_JSON, isJsonContentType, negotiate, type ResponseFormat } from '../negotiation.js';
 
 export interface FhirRouteDeps {
   readonly repo: ResourceRepo;
   readonly settings: FhirSettings;
   readonly maxBodyBytes: number;
+  readonly audit: AuditWriter;
 }
 
 // Methods whose body is read. No route serves PATCH: its body is left unread so that the router
@@ -31,7 +33,13 @@ export function fhirRoutes(deps: FhirRouteDeps): express.Router {
       const format = negotiate(firstQuery(req, '_format'), req.header('accept'));
       const fhirRequest = toFhirRequest(req);
       const response = await dispatch(
-        { repo: deps.repo, principal: currentContext()?.principal ?? ANONYMOUS, settings: deps.settings },
+        {
+          repo: deps.repo,
+          principal: currentContext()?.principal ?? ANONYMOUS,
+          settings: deps.settings,
+          audit: deps.audit,
+          requestId: currentContext()?.requestId,
+        },
         fhirRequest
       );
       send(res, deps.settings, response, fhirRequest, format);
