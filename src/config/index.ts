@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { DEFAULT_INVISIBLE_PATIENT_DELAY_DAYS } from '../policy/decide.js';
+import { DEFAULT_MATRIX_FILE, HabilitationMatrixError, loadMatrix, type HabilitationMatrix } from '../policy/habilitation-matrix.js';
 
 /** Every setting of the server, read once from the environment and validated. */
 export interface Config {
@@ -17,6 +19,17 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly seedDemoData: boolean;
   readonly auth: AuthConfig;
+  readonly policy: PolicyConfig;
+}
+
+/** The DMP access rules' settings (issue 4). */
+export interface PolicyConfig {
+  /** The habilitation matrix as a FHIR R4 ConceptMap (absolute path); default: the one shipped in profiles/. */
+  readonly matrixFile: string;
+  /** The matrix read from matrixFile, checked once at startup. */
+  readonly matrix: HabilitationMatrix;
+  /** Days after which an INVISIBLE_PATIENT document becomes visible to the patient and their representatives. */
+  readonly invisiblePatientDelayDays: number;
 }
 
 /** The SMART authorisation server's settings. */
@@ -89,6 +102,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: intSetting(env, 'SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
     seedDemoData: boolSetting(env, 'SEED_DEMO_DATA', true),
     auth: loadAuthConfig(env, path.resolve(env.DATA_DIR || './data')),
+    policy: loadPolicyConfig(env),
+  };
+}
+
+function loadPolicyConfig(env: NodeJS.ProcessEnv): PolicyConfig {
+  const matrixFile = env.HABILITATION_MATRIX_FILE ? path.resolve(env.HABILITATION_MATRIX_FILE) : DEFAULT_MATRIX_FILE;
+  let matrix: HabilitationMatrix;
+  try {
+    matrix = loadMatrix(matrixFile);
+  } catch (err) {
+    throw err instanceof HabilitationMatrixError ? new ConfigError(err.message) : err;
+  }
+  return {
+    matrixFile,
+    matrix,
+    // R.1111-53: at most one month between the deposit and the announcement consultation.
+    invisiblePatientDelayDays: intSetting(env, 'INVISIBLE_PATIENT_DELAY_DAYS', DEFAULT_INVISIBLE_PATIENT_DELAY_DAYS, 1, 365),
   };
 }
 

@@ -180,3 +180,17 @@ export const ACT_REASON_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActRe
 export const ACT_CODE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 /** LOINC code of a consent document, used as Consent.category. */
 export const CONSENT_CATEGORY_LOINC = '59284-0';
+
+// ---------------------------------------------------------------------------
+// DMP closure and legal representatives, dmp-domain.md §4.2-§4.3, §6 (TD0.2)
+// ---------------------------------------------------------------------------
+
+/**
+ * Closure of a DMP on its Patient (PDSm4DMP draft `dmp-fermeture`; sub-extensions `dateFermeture`,
+ * `motifFermeture`, `raisonFermeture`). The domain doc gives the path only; the base is ours to confirm.
+ */
+export const DMP_CLOSURE_EXTENSION_URL = 'https://interop.esante.gouv.fr/ig/fhir/dmp/StructureDefinition/dmp-fermeture';
+/** HL7 v3 RoleCode (RelatedPerson.relationship: GUARD, PRN, MTH, FTH...). */
+export const V3_ROLE_CODE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
+/** FR Core contact relationship (RelatedPerson.relationship: CUR représentant légal, GRD tuteur...). */
+export const FR_CORE_CONTACT_RELATIONSHIP_SYSTEM = 'https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-contact-relationship';

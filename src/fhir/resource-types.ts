@@ -9,6 +9,8 @@ export const RESOURCE_TYPES = [
   'List',
   'Consent',
   'AuditEvent',
+  /** Legal representatives of minors (issue 4); tables from migration 005. */
+  'RelatedPerson',
 ] as const;
 
 export type SupportedType = (typeof RESOURCE_TYPES)[number];

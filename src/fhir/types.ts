@@ -2,6 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Principal } from '../policy/principal.js';
 import type { ResourceRepo } from '../repo/resource-repo.js';
 import type { AuditWriter } from '../audit/audit-writer.js';
+import type { DmpPolicy } from '../policy/dmp-gate.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
@@ -58,4 +59,6 @@ export interface HandlerContext {
   /** Writes the audit trail; absent only where nothing is traced (internal jobs, unit tests). */
   readonly audit?: AuditWriter;
   readonly requestId?: string;
+  /** The DMP access rules (issue 4); absent only in internal jobs. */
+  readonly policy?: DmpPolicy;
 }

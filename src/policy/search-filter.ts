@@ -37,7 +37,7 @@ export function securityFilterFromSql(resourceType: SupportedType, toSql: (param
 class SqlParamsProbe extends SqlParams {}
 
 /** Types whose rows belong to one patient's record (their `patient_id` is set). */
-export const PATIENT_COMPARTMENT_TYPES: ReadonlySet<SupportedType> = new Set(['Patient', 'DocumentReference', 'Binary', 'List', 'Consent', 'AuditEvent']);
+export const PATIENT_COMPARTMENT_TYPES: ReadonlySet<SupportedType> = new Set(['Patient', 'DocumentReference', 'Binary', 'List', 'Consent', 'AuditEvent', 'RelatedPerson']);
 
 /**
  * What a principal may see of a type, as SQL: the union of the token's scopes that grant the

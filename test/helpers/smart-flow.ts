@@ -68,6 +68,9 @@ export interface SmartRig {
   readonly patientReader: RigBackend;
   /** Every log line of the rig's app. */
   readonly logs: string[];
+  /** Patients created through the rig, and the (patient, professional) authorisations already recorded. */
+  readonly patients: string[];
+  readonly authorised: Set<string>;
   close(): Promise<void>;
 }
 
@@ -136,6 +139,8 @@ export async function startSmartRig(): Promise<SmartRig> {
     backend: { clientId: 'rig-backend', key: backendKey },
     patientReader: { clientId: 'rig-patient-reader', key: readerKey },
     logs,
+    patients: [],
+    authorised: new Set<string>(),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -198,7 +203,42 @@ export async function rigCreate<T extends { resourceType: string }>(rig: SmartRi
 
 /** A new Patient (INS profile) with a unique INS and family name. */
 export async function createPatient(rig: SmartRig, overrides: Partial<Patient> = {}): Promise<Patient & { id: string }> {
-  return rigCreate(rig, testPatient(overrides));
+  const patient = await rigCreate(rig, testPatient(overrides));
+  rig.patients.push(patient.id);
+  return patient;
+}
+
+/**
+ * DMP rule 1: a professional reads a patient's DMP only if the patient authorised them. These
+ * SMART tests are about tokens, not about the DMP rules, so before a professional logs in the rig
+ * records (through the API, as the patient's Consent) that every rig patient authorised them.
+ */
+export async function authoriseForRigPatients(rig: SmartRig, user: DemoUser | undefined): Promise<void> {
+  const nationalId = user?.claims.SubjectNameID;
+  if (typeof nationalId !== 'string') {
+    return;
+  }
+  for (const patientId of rig.patients) {
+    const key = `${patientId}|${nationalId}`;
+    if (rig.authorised.has(key)) {
+      continue;
+    }
+    await rigCreate(rig, {
+      resourceType: 'Consent',
+      status: 'active',
+      scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+      category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+      patient: { reference: `Patient/${patientId}` },
+      dateTime: new Date().toISOString(),
+      policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
+      provision: {
+        type: 'permit',
+        actor: [{ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] }, reference: { identifier: { system: 'urn:oid:1.2.250.1.71.4.2.1', value: nationalId } } }],
+        purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'TREAT' }],
+      },
+    });
+    rig.authorised.add(key);
+  }
 }
 
 /** A new DocumentReference of a patient. */
@@ -294,6 +334,7 @@ function outcomeOf(page: Page, redirectUri: string, browser: Browser, verifier: 
  * No click is simulated beyond the upstream login.
  */
 export async function authorize(rig: SmartRig, req: AuthorizeRequest, user?: DemoUser): Promise<AuthorizeOutcome> {
+  await authoriseForRigPatients(rig, user);
   const client = req.client ?? rig.clients.publicApp;
   const { url, verifier, state } = authorizeUrl(rig, req);
   const browser = new Browser();
@@ -402,6 +443,7 @@ export async function serverSigningKey(rig: SmartRig): Promise<{ kid: string; al
  * fhirclient Client and the nonce the app sent.
  */
 export async function fhirclientEhrLaunch(rig: SmartRig, launch: string, user: DemoUser): Promise<{ client: SmartClient; nonce: string; browser: Browser }> {
+  await authoriseForRigPatients(rig, user);
   const app = rig.fhirclientApp;
   const browser = new Browser();
   const start = `${app.baseUrl}/launch?${new URLSearchParams({ iss: rig.fhirBase, launch }).toString()}`;

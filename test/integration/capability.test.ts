@@ -12,6 +12,7 @@ import type {
   Patient,
   Practitioner,
   PractitionerRole,
+  RelatedPerson,
   Resource,
 } from '@medplum/fhirtypes';
 import { RESOURCE_TYPES, SERVER_WRITTEN_TYPES, type SupportedType } from '../../src/fhir/resource-types.js';
@@ -69,6 +70,8 @@ function minimalResource(type: SupportedType, marker: string): Resource {
         policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
         provision: { type: 'permit' },
       } satisfies Consent;
+    case 'RelatedPerson':
+      return { resourceType: 'RelatedPerson', identifier: [{ system: TEST_ID_SYSTEM, value: marker }], active: true, patient } satisfies RelatedPerson;
     default:
       throw new Error(`no minimal resource for ${type}`);
   }

@@ -193,8 +193,18 @@ describe('SMART tokens: discovery, bearer checks, scopes, introspection, revocat
     });
 
     it('when the token has user/Consent.cruds, then Consents are created, read, updated and deleted, and Patients are 403', async () => {
-      const token = await loginForToken(rig, { scope: 'openid fhirUser user/Consent.cruds' }, rig.idp.addUser(pscProfessional()));
-      const created = await rigFetch(rig, 'Consent', token.access_token, { method: 'POST', body: JSON.stringify(testConsent(patient.id)) });
+      const user = rig.idp.addUser(pscProfessional());
+      const token = await loginForToken(rig, { scope: 'openid fhirUser user/Consent.cruds' }, user);
+      // What a professional may record (DMP rule 1): the patient's authorisation of themselves, for care.
+      const ownAuthorisation: Consent = {
+        ...testConsent(patient.id),
+        provision: {
+          type: 'permit',
+          actor: [{ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] }, reference: { identifier: { system: 'urn:oid:1.2.250.1.71.4.2.1', value: user.claims.SubjectNameID as string } } }],
+          purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'TREAT' }],
+        },
+      };
+      const created = await rigFetch(rig, 'Consent', token.access_token, { method: 'POST', body: JSON.stringify(ownAuthorisation) });
       expect(created.status, await created.clone().text()).to.equal(201);
       const consent = (await created.json()) as Consent & { id: string };
       expect((await rigFetch(rig, `Consent/${consent.id}`, token.access_token)).status).to.equal(200);

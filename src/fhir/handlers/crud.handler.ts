@@ -1,4 +1,4 @@
-import type { Resource } from '@medplum/fhirtypes';
+import type { DocumentReference, Resource } from '@medplum/fhirtypes';
 import { FhirError, informational } from '../outcomes.js';
 import { parseSearch } from '../search/request.js';
 import type { SupportedType } from '../resource-types.js';
@@ -6,6 +6,7 @@ import type { FhirRequest, FhirResponse, HandlerContext } from '../types.js';
 import { runSearch } from '../../repo/search.js';
 import { searchFilterFor } from '../../policy/search-filter.js';
 import { assertReadable, assertWritable } from '../../policy/access.js';
+import { assertDmpAccess } from '../../policy/dmp-gate.js';
 import { assertClientWritable, prepareWrite } from './write-input.js';
 
 /** The response for a stored resource: body, version headers, and Location on creation. */
@@ -31,6 +32,7 @@ export async function readHandler(ctx: HandlerContext, req: FhirRequest, type: S
   if (stored.deleted) {
     throw new FhirError('GONE', `${type}/${id} was deleted`);
   }
+  await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, stored.resource as Resource, 'read');
   if (req.headers.ifNoneMatch && parseEtag(req.headers.ifNoneMatch) === stored.versionId) {
     return { status: 304, versionId: String(stored.versionId), lastUpdated: stored.lastUpdated.toISOString() };
   }
@@ -47,6 +49,7 @@ export async function vreadHandler(ctx: HandlerContext, type: SupportedType, id:
   if (version.deleted) {
     throw new FhirError('GONE', `Version ${vid} of ${type}/${id} is a deletion`);
   }
+  await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, version.resource as Resource, 'read');
   return { ...resourceResponse(version.resource as Resource, 200), preferApplies: false };
 }
 
@@ -57,6 +60,7 @@ export async function vreadHandler(ctx: HandlerContext, type: SupportedType, id:
 export async function createHandler(ctx: HandlerContext, req: FhirRequest, type: SupportedType, id?: string): Promise<FhirResponse> {
   const resource = prepareWrite(type, req.body);
   await assertWritable(ctx.principal, ctx.repo, type, 'c', { resource });
+  await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, resource, 'create');
   if (!req.headers.ifNoneExist) {
     return resourceResponse(await ctx.repo.create(type, resource, id), 201);
   }
@@ -97,6 +101,7 @@ export async function updateHandler(ctx: HandlerContext, req: FhirRequest, type:
     throw new FhirError('BAD_REQUEST', `If-Match must be an ETag such as W/"3" (got ${req.headers.ifMatch})`, ['If-Match']);
   }
   await assertWritable(ctx.principal, ctx.repo, type, 'u', { id, resource });
+  await assertDmpUpdate(ctx, type, id, resource);
   const result = await ctx.repo.update(type, id, resource, ifMatch);
   return resourceResponse(result.resource, result.created ? 201 : 200);
 }
@@ -106,12 +111,30 @@ export async function deleteHandler(ctx: HandlerContext, type: SupportedType, id
   assertClientWritable(type);
   await assertWritable(ctx.principal, ctx.repo, type, 'd', { id });
   const before = await ctx.repo.read(type, id);
+  if (before?.resource) {
+    await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, before.resource, 'delete');
+  }
   const deleted = await ctx.repo.delete(type, id);
   return {
     status: 200,
     resource: informational(deleted ? `${type}/${id} deleted` : `${type}/${id} was not live: nothing to delete`),
     touched: [{ ref: `${type}/${id}`, patientId: before?.patientId ?? null }],
   };
+}
+
+/**
+ * An update of DMP data: the current version must be changeable by the caller (changing a
+ * document's visibility labels is its own action, reserved to the author or the patient), and the
+ * new content must be something the caller could create.
+ */
+async function assertDmpUpdate(ctx: HandlerContext, type: SupportedType, id: string, resource: Resource): Promise<void> {
+  const current = (await ctx.repo.read(type, id))?.resource;
+  if (!current) {
+    await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, { ...resource, id }, 'create');
+    return;
+  }
+  const labelsChanged = type === 'DocumentReference' && JSON.stringify((current as DocumentReference).securityLabel ?? []) !== JSON.stringify((resource as DocumentReference).securityLabel ?? []);
+  await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, current, labelsChanged ? 'change-visibility' : 'update');
 }
 
 /** Reads the version number out of `W/"3"`, `"3"` or `3`. */

@@ -2,6 +2,7 @@ import type { BundleLink } from '@medplum/fhirtypes';
 import { historyBundle, pageUrl } from '../bundle.js';
 import { assertReadable } from '../../policy/access.js';
 import { searchFilterFor } from '../../policy/search-filter.js';
+import { assertDmpAccess, combineFilters, dmpSearchFilter } from '../../policy/dmp-gate.js';
 import { FhirError } from '../outcomes.js';
 import { parseDateRange } from '../search/date-range.js';
 import type { SupportedType } from '../resource-types.js';
@@ -21,6 +22,10 @@ export async function historyHandler(ctx: HandlerContext, req: FhirRequest, type
   }
   if (id) {
     await assertReadable(ctx.principal, ctx.repo, type, id);
+    const current = await ctx.repo.read(type, id);
+    if (current?.resource) {
+      await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, current.resource, 'read');
+    }
   }
   const count = historyCount(req.query._count?.[0], ctx);
   const sinceValue = req.query._since?.[0];
@@ -29,7 +34,8 @@ export async function historyHandler(ctx: HandlerContext, req: FhirRequest, type
     throw new FhirError('INVALID_SEARCH_VALUE', `_since must be an instant (got "${sinceValue}")`, ['_since']);
   }
   const before = req.query._cursor?.[0] ? decodeHistoryCursor(req.query._cursor[0]) : undefined;
-  const filter = searchFilterFor(ctx.principal, type, id ? 'r' : 's');
+  const dmp = id ? undefined : (await dmpSearchFilter(ctx.principal, ctx.repo, ctx.policy, type, [])).filter;
+  const filter = combineFilters(searchFilterFor(ctx.principal, type, id ? 'r' : 's'), dmp);
   const versions = await ctx.repo.history(type, { id, since, before, limit: count + 1, filter });
   const page = versions.slice(0, count);
   const path = id ? `${type}/${id}/_history` : `${type}/_history`;

@@ -1,12 +1,40 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import { runSearch } from '../../repo/search.js';
-import { searchFilterFor } from '../../policy/search-filter.js';
+import { runSearch, type SearchQuery, type SecurityFilters } from '../../repo/search.js';
+import { combineFilters, dmpFilterForPatients, dmpRulesApply, dmpSearchFilter } from '../../policy/dmp-gate.js';
+import { isSupportedType, RESOURCE_TYPES } from '../resource-types.js';
+import { searchFilterFor, type SecurityFilter } from '../../policy/search-filter.js';
 import { searchsetBundle } from '../bundle.js';
 import { outcomeOf } from '../outcomes.js';
 import { parsePrefer } from '../prefer.js';
 import { parseSearch } from '../search/request.js';
 import type { SupportedType } from '../resource-types.js';
 import type { FhirRequest, FhirResponse, HandlerContext } from '../types.js';
+
+/**
+ * The filters of every type a search touches: the SMART scope filter, ANDed with the DMP rules
+ * for DMP data (the searched records; included DMP resources only from those same records).
+ */
+async function securityFilters(ctx: HandlerContext, type: SupportedType, query: SearchQuery): Promise<SecurityFilters> {
+  const main = await dmpSearchFilter(ctx.principal, ctx.repo, ctx.policy, type, query.filters);
+  const included = new Map<SupportedType, SecurityFilter>();
+  const includeTypes = new Set<SupportedType>(
+    [...query.include.map((i) => i.targetType), ...query.revInclude.map((i) => i.resourceType)].filter((t): t is SupportedType => !!t && isSupportedType(t))
+  );
+  if (query.include.some((i) => !i.targetType)) {
+    RESOURCE_TYPES.forEach((t) => includeTypes.add(t));
+  }
+  if (ctx.policy && dmpRulesApply(ctx.principal)) {
+    for (const t of includeTypes) {
+      if (t !== type && t !== 'Patient' && t !== 'RelatedPerson') {
+        included.set(t, await dmpFilterForPatients(ctx.principal, ctx.repo, ctx.policy, t, main.patientIds));
+      }
+    }
+  }
+  return (t) => {
+    const scope = searchFilterFor(ctx.principal, t, t === type ? 's' : 'r');
+    return combineFilters(scope, t === type ? main.filter : included.get(t));
+  };
+}
 
 /** search-type, by GET or POST _search (FHIR R4 search.html): strict unless Prefer: handling=lenient. */
 export async function searchHandler(ctx: HandlerContext, req: FhirRequest, type: SupportedType): Promise<FhirResponse> {
@@ -16,7 +44,8 @@ export async function searchHandler(ctx: HandlerContext, req: FhirRequest, type:
     defaultCount: ctx.settings.searchDefaultCount,
     maxCount: ctx.settings.searchMaxCount,
   });
-  const page = await runSearch(ctx.repo.queryable, search.query, (t) => searchFilterFor(ctx.principal, t, t === type ? 's' : 'r'));
+  const filters = await securityFilters(ctx, type, search.query);
+  const page = await runSearch(ctx.repo.queryable, search.query, filters);
   const outcome: OperationOutcome | undefined =
     search.ignored.length > 0
       ? outcomeOf('SEARCH_PARAM_IGNORED', `Ignored unknown or unsupported search parameters: ${search.ignored.join(', ')}`, search.ignored, 'warning')

@@ -37,6 +37,7 @@ export const SUPPORTED_SEARCH_PARAMS: Readonly<Record<SupportedType, readonly st
   List: ['patient', 'code', 'date', 'identifier', 'source', 'status'],
   Consent: ['patient', 'status', 'category', 'actor', 'date'],
   AuditEvent: ['patient', 'agent', 'entity', 'date', 'type', 'subtype', 'action', 'outcome'],
+  RelatedPerson: ['patient', 'identifier', 'name', 'relationship', 'active'],
 };
 
 export type ParamType = 'token' | 'string' | 'date' | 'reference';

@@ -9,6 +9,7 @@ import type { FhirRequest, FhirResponse, FhirSettings, HttpMethod } from '../../
 import { ANONYMOUS } from '../../policy/principal.js';
 import type { ResourceRepo } from '../../repo/resource-repo.js';
 import type { AuditWriter } from '../../audit/audit-writer.js';
+import type { DmpPolicy } from '../../policy/dmp-gate.js';
 import { FHIR_JSON, isJsonContentType, negotiate, type ResponseFormat } from '../negotiation.js';
 
 export interface FhirRouteDeps {
@@ -16,6 +17,7 @@ export interface FhirRouteDeps {
   readonly settings: FhirSettings;
   readonly maxBodyBytes: number;
   readonly audit: AuditWriter;
+  readonly policy: DmpPolicy;
 }
 
 // Methods whose body is read. No route serves PATCH: its body is left unread so that the router
@@ -38,6 +40,7 @@ export function fhirRoutes(deps: FhirRouteDeps): express.Router {
           principal: currentContext()?.principal ?? ANONYMOUS,
           settings: deps.settings,
           audit: deps.audit,
+          policy: deps.policy,
           requestId: currentContext()?.requestId,
         },
         fhirRequest

@@ -1,7 +1,24 @@
-import { RESOURCE_TYPES, currentTable, historyTable } from '../../fhir/resource-types.js';
+import { currentTable, historyTable, type SupportedType } from '../../fhir/resource-types.js';
 import type { Migration } from './index.js';
 
-function resourceTables(type: (typeof RESOURCE_TYPES)[number]): string[] {
+/**
+ * The types this migration created. Frozen: a type added to RESOURCE_TYPES later gets its tables
+ * from its own migration (005: RelatedPerson), so 001 stays the same on old and new databases.
+ */
+const INIT_RESOURCE_TYPES: readonly SupportedType[] = [
+  'Patient',
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  'DocumentReference',
+  'Binary',
+  'List',
+  'Consent',
+  'AuditEvent',
+];
+
+/** The current and history tables of one resource type (used again by the migrations that add a type). */
+export function resourceTables(type: SupportedType): string[] {
   const cur = currentTable(type);
   const hist = historyTable(type);
   // `patient_id` names the patient compartment each row belongs to: the future shard key.
@@ -59,5 +76,5 @@ const STATE_TABLE = `CREATE TABLE app_state (key text PRIMARY KEY, value text NO
 
 export const initMigration: Migration = {
   id: '001-init',
-  statements: [...RESOURCE_TYPES.flatMap(resourceTables), ...SEARCH_TABLES, STATE_TABLE],
+  statements: [...INIT_RESOURCE_TYPES.flatMap(resourceTables), ...SEARCH_TABLES, STATE_TABLE],
 };

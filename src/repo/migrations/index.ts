@@ -3,6 +3,7 @@ import { initMigration } from './001-init.js';
 import { authMigration } from './002-auth.js';
 import { demoIdpMigration } from './003-demo-idp.js';
 import { auditMigration } from './004-audit.js';
+import { relatedPersonMigration } from './005-related-person.js';
 
 /** A schema change: SQL statements run once, in order, in one transaction. */
 export interface Migration {
@@ -11,7 +12,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Never edit one that has shipped: add a new one. */
-export const MIGRATIONS: readonly Migration[] = [initMigration, authMigration, demoIdpMigration, auditMigration];
+export const MIGRATIONS: readonly Migration[] = [initMigration, authMigration, demoIdpMigration, auditMigration, relatedPersonMigration];
 
 // Arbitrary constant: serialises concurrent migrators (several instances starting together).
 const MIGRATION_LOCK_KEY = 804_271_001;

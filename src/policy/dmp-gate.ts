@@ -1,0 +1,228 @@
+import type { Filter } from '@medplum/core';
+import type { AuditEvent, Binary, Consent, DocumentReference, Resource } from '@medplum/fhirtypes';
+import { FhirError } from '../fhir/outcomes.js';
+import { parseReference } from '../fhir/references.js';
+import type { SupportedType } from '../fhir/resource-types.js';
+import type { ResourceRepo } from '../repo/resource-repo.js';
+import { and, or, SqlParams } from '../repo/sql.js';
+import { filterPredicate } from '../repo/search-sql/filters.js';
+import { decide, readableDocumentConstraints, type PolicyAction, type PolicyDecision, type PolicyOptions, type PolicyTarget } from './decide.js';
+import { documentConstraintSql } from './document-filter.js';
+import { consentFactsFromDb, documentFactsFromDb, loadPatientFacts } from './facts.js';
+import type { HabilitationMatrix } from './habilitation-matrix.js';
+import type { AuthenticatedPrincipal, Principal } from './principal.js';
+import { ACCESS_REASON_SYSTEM, reasonText } from './reasons.js';
+import { securityFilterFromSql, type SecurityFilter } from './search-filter.js';
+
+/** The DMP rules' settings, as handlers receive them. */
+export interface DmpPolicy {
+  readonly matrix: HabilitationMatrix;
+  readonly invisiblePatientDelayDays: number;
+}
+
+/** Types holding DMP data: every access to them passes the DMP rules. */
+const DMP_TYPES: ReadonlySet<SupportedType> = new Set(['Patient', 'DocumentReference', 'Binary', 'List', 'Consent', 'AuditEvent', 'RelatedPerson']);
+
+/**
+ * Whose accesses the DMP rules decide here: professionals and patients (and their legal
+ * representatives). System clients are held by their registered SMART scopes (see the README).
+ */
+export function dmpRulesApply(principal: Principal): boolean {
+  return principal.kind === 'practitioner' || principal.kind === 'patient';
+}
+
+function options(policy: DmpPolicy): PolicyOptions {
+  return { now: new Date(), matrix: policy.matrix, invisiblePatientDelayDays: policy.invisiblePatientDelayDays };
+}
+
+/** A refusal: at the patient level a 403 saying why; at the document level the document looks absent. */
+export function refusal(decision: Extract<PolicyDecision, { allow: false }>, what: string): FhirError {
+  const text = reasonText(decision.reason);
+  const err = decision.level === 'patient' ? new FhirError('FORBIDDEN', text) : new FhirError('NOT_FOUND', `${what} does not exist`);
+  if (decision.level === 'patient') {
+    // The reason code travels with the outcome (and so into the AuditEvent).
+    err.outcome.issue[0].details?.coding?.push({ system: ACCESS_REASON_SYSTEM, code: decision.reason });
+  }
+  return err;
+}
+
+/**
+ * The decision for one stored resource of a DMP type (read, update, delete...): resolves the
+ * patient facts and the target, decides, and throws the refusal.
+ */
+export async function assertDmpAccess(principal: Principal, repo: ResourceRepo, policy: DmpPolicy | undefined, type: SupportedType, resource: Resource, action: PolicyAction): Promise<void> {
+  if (!policy || !dmpRulesApply(principal) || !DMP_TYPES.has(type)) {
+    return;
+  }
+  const what = `${type}/${resource.id ?? ''}`;
+  const patientId = await repo.compartmentOf(type, resource.id ?? '', resource);
+  if (!patientId) {
+    // DMP data outside any record (e.g. a Binary with no security context) is nobody's to see.
+    throw new FhirError('NOT_FOUND', `${what} does not exist`);
+  }
+  const facts = await loadPatientFacts(repo, patientId, new Date());
+  if (!facts) {
+    throw new FhirError('NOT_FOUND', `${what} does not exist`);
+  }
+  const target = await targetOf(repo, type, resource, principal);
+  const decision = decide(principal, actionFor(type, action), target, facts, options(policy));
+  if (!decision.allow) {
+    throw refusal(decision, what);
+  }
+}
+
+function actionFor(type: SupportedType, action: PolicyAction): PolicyAction {
+  if (type === 'AuditEvent' && (action === 'read' || action === 'search')) {
+    return 'read-audit';
+  }
+  if (type === 'Consent' && (action === 'create' || action === 'update' || action === 'delete')) {
+    return 'manage-consent';
+  }
+  return action;
+}
+
+async function targetOf(repo: ResourceRepo, type: SupportedType, resource: Resource, principal: Principal): Promise<PolicyTarget> {
+  switch (type) {
+    case 'DocumentReference':
+      return { kind: 'document', document: await documentFactsFromDb(repo, resource as DocumentReference) };
+    case 'Binary': {
+      // A Binary is authorised through the DocumentReference it belongs to (its securityContext).
+      const ref = parseReference((resource as Binary).securityContext?.reference ?? '');
+      const doc = ref?.type === 'DocumentReference' ? (await repo.read('DocumentReference', ref.id))?.resource : undefined;
+      if (!doc) {
+        throw new FhirError('NOT_FOUND', `Binary/${resource.id ?? ''} does not exist`);
+      }
+      return { kind: 'document', document: await documentFactsFromDb(repo, doc as DocumentReference) };
+    }
+    case 'Consent':
+      return { kind: 'consent', consent: await consentFactsFromDb(repo, resource as Consent) };
+    case 'AuditEvent':
+      // A professional reads only the traces of their own accesses.
+      if (principal.kind === 'practitioner' && !agentIs(resource as AuditEvent, `Practitioner/${principal.professional.practitionerId}`)) {
+        throw new FhirError('NOT_FOUND', `AuditEvent/${resource.id ?? ''} does not exist`);
+      }
+      return { kind: 'dmp' };
+    default:
+      return { kind: 'dmp' };
+  }
+}
+
+function agentIs(event: AuditEvent, ref: string): boolean {
+  return (event.agent ?? []).some((a) => a.who?.reference === ref);
+}
+
+/**
+ * The DMP rules of a search, as SQL (so paging and totals count only what the caller may see).
+ * Professionals search DMP data one patient at a time (named by `patient`, `subject` or
+ * `patient.identifier`, as IHE MHD requires); patients within their own record.
+ */
+export async function dmpSearchFilter(
+  principal: Principal,
+  repo: ResourceRepo,
+  policy: DmpPolicy | undefined,
+  type: SupportedType,
+  filters: readonly Filter[]
+): Promise<{ filter?: SecurityFilter; patientIds: readonly string[] }> {
+  if (!policy || !dmpRulesApply(principal) || !DMP_TYPES.has(type) || type === 'Patient' || type === 'RelatedPerson') {
+    return { patientIds: [] };
+  }
+  if (type === 'AuditEvent' && principal.kind === 'practitioner') {
+    return { filter: ownTraces(principal.professional.practitionerId), patientIds: [] };
+  }
+  if (type === 'Binary') {
+    return { filter: securityFilterFromSql(type, () => 'FALSE'), patientIds: [] };
+  }
+  const patientIds = await searchedPatients(principal as AuthenticatedPrincipal, repo, type, filters);
+  return { filter: await dmpFilterForPatients(principal, repo, policy, type, patientIds, patientIds.length === 1), patientIds };
+}
+
+/**
+ * The DMP rules for rows of `type` in these patients' records: each record the caller may search,
+ * narrowed (for documents) by the document rules. `strict`: a refused record is a 403, not skipped.
+ */
+export async function dmpFilterForPatients(
+  principal: Principal,
+  repo: ResourceRepo,
+  policy: DmpPolicy,
+  type: SupportedType,
+  patientIds: readonly string[],
+  strict = false
+): Promise<SecurityFilter> {
+  if (type === 'AuditEvent' && principal.kind === 'practitioner') {
+    return ownTraces(principal.professional.practitionerId);
+  }
+  if (type === 'Binary') {
+    return securityFilterFromSql(type, () => 'FALSE');
+  }
+  const opts = options(policy);
+  const parts: { patientId: string; constraints?: ReturnType<typeof readableDocumentConstraints> }[] = [];
+  for (const patientId of patientIds) {
+    const facts = await loadPatientFacts(repo, patientId, opts.now);
+    if (!facts) {
+      continue;
+    }
+    const decision = decide(principal, type === 'AuditEvent' ? 'read-audit' : 'search', { kind: 'dmp' }, facts, opts);
+    if (!decision.allow) {
+      if (strict) {
+        throw refusal(decision, `Patient/${patientId}`);
+      }
+      continue;
+    }
+    parts.push({ patientId, constraints: type === 'DocumentReference' ? readableDocumentConstraints(principal, facts, opts) : undefined });
+  }
+  return securityFilterFromSql(type, (q: SqlParams, alias: string) =>
+    or(parts.map((p) => and([`${alias}.patient_id = ${q.add(p.patientId)}`, p.constraints ? documentConstraintSql(q, alias, p.constraints) : 'TRUE'])))
+  );
+}
+
+function ownTraces(practitionerId: string): SecurityFilter {
+  return securityFilterFromSql('AuditEvent', (q, alias) =>
+    `EXISTS (SELECT 1 FROM sp_reference a WHERE a.res_type = 'AuditEvent' AND a.res_id = ${alias}.id AND a.code = 'agent' AND a.target_type = 'Practitioner' AND a.target_id = ${q.add(practitionerId)})`
+  );
+}
+
+/** The patients a DMP search is about: the token's patient, or the ones its filters name. */
+async function searchedPatients(principal: AuthenticatedPrincipal, repo: ResourceRepo, type: SupportedType, filters: readonly Filter[]): Promise<string[]> {
+  const named = await namedPatients(repo, type, filters);
+  if (named.length > 0) {
+    return named;
+  }
+  const own = principal.token.patientId ?? (principal.kind === 'patient' ? principal.patientId : undefined);
+  if (own) {
+    return [own];
+  }
+  throw new FhirError('BAD_REQUEST', `Searches of ${type} in the DMP name the patient: add patient=<id>, subject=Patient/<id> or patient.identifier=<INS system>|<INS>`, ['patient']);
+}
+
+/** Patient ids named by `patient`, `subject` (Patient) or a `patient.identifier` chain. */
+async function namedPatients(repo: ResourceRepo, type: SupportedType, filters: readonly Filter[]): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const f of filters) {
+    const [code] = f.code.split(':');
+    if ((code === 'patient' || code === 'subject') && !f.code.includes('.')) {
+      for (const value of f.value.split(',')) {
+        const ref = parseReference(value);
+        if (ref?.type === 'Patient') ids.add(ref.id);
+        else if (!ref && /^[A-Za-z0-9\-.]{1,64}$/.test(value)) ids.add(value);
+      }
+    } else if (/^(patient|subject)(:Patient)?\.identifier$/.test(f.code)) {
+      for (const id of await patientsByIdentifier(repo, f.value)) ids.add(id);
+    }
+  }
+  return [...ids];
+}
+
+async function patientsByIdentifier(repo: ResourceRepo, value: string): Promise<string[]> {
+  const q = new SqlParams();
+  const predicate = filterPredicate(q, { type: 'Patient', idExpr: 'r.id', alias: 'r' }, { code: 'identifier', operator: 'eq', value } as Filter);
+  const { rows } = await repo.queryable.query<{ id: string }>(`SELECT r.id FROM res_patient r WHERE r.deleted = false AND ${predicate} LIMIT 10`, q.values);
+  return rows.map((r) => r.id);
+}
+
+/** ANDs the DMP filter (when there is one) with the scope filter of the same type. */
+export function combineFilters(scope: SecurityFilter, dmp: SecurityFilter | undefined): SecurityFilter {
+  if (!dmp) {
+    return scope;
+  }
+  return securityFilterFromSql(scope.resourceType, (q, alias) => and([scope.toSql(q, alias), dmp.toSql(q, alias)]));
+}
