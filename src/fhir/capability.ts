@@ -49,9 +49,14 @@ function resourceEntry(type: SupportedType, routes: readonly Route[]): Capabilit
       { name: '_lastUpdated', type: 'date' as const, definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },
       ...paramDefs(type).map((d) => ({ name: d.code, type: d.type, definition: d.definition.url })),
     ],
-    operation: routes.some((r) => r.interaction === '$validate') && !serverWritten
-      ? [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }]
-      : [],
+    operation: [
+      ...(routes.some((r) => r.interaction === '$validate') && !serverWritten
+        ? [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }]
+        : []),
+      ...(type === 'Patient' && routes.some((r) => r.interaction === '$verify-audit')
+        ? [{ name: 'verify-audit', definition: 'https://dmp-fhir-server.org/fhir/OperationDefinition/verify-audit' }]
+        : []),
+    ],
   };
 }
 

@@ -7,6 +7,7 @@ import { searchHandler } from './handlers/search.handler.js';
 import { validateHandler } from './handlers/validate.handler.js';
 import { bundleHandler } from './handlers/bundle.handler.js';
 import { metadataHandler } from './handlers/metadata.handler.js';
+import { verifyAuditHandler } from './handlers/verify-audit.handler.js';
 import { permissionFor, requireScope } from '../policy/scope-gate.js';
 import { withAudit } from '../audit/audit-hook.js';
 
@@ -40,6 +41,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'PUT', pattern: [':type', ':id'], interaction: 'update', level: 'instance', handle: (ctx, req, p) => updateHandler(ctx, req, p.type, p.id) },
   { method: 'DELETE', pattern: [':type', ':id'], interaction: 'delete', level: 'instance', handle: (ctx, _req, p) => deleteHandler(ctx, p.type, p.id) },
   { method: 'GET', pattern: [':type', ':id', '_history'], interaction: 'history-instance', level: 'instance', handle: (ctx, req, p) => historyHandler(ctx, req, p.type, p.id) },
+  { method: 'GET', pattern: [':type', ':id', '$verify-audit'], interaction: '$verify-audit', level: 'instance', handle: (ctx, _req, p) => verifyAuditHandler(ctx, p.type, p.id) },
   { method: 'GET', pattern: [':type', ':id', '_history', ':vid'], interaction: 'vread', level: 'instance', handle: (ctx, _req, p) => vreadHandler(ctx, p.type, p.id, p.vid) },
 ];
 

@@ -75,6 +75,25 @@ describe('audit trail on every interaction (BALP)', () => {
     expect(event.outcomeDesc).to.contain('DMPF-0062');
   });
 
+  it('when Patient/{id}/$verify-audit is called, then it answers that the chain is valid, with its length', async () => {
+    const res = await fhirFetch(`Patient/${patient.id}/$verify-audit`);
+    expect(res.status).to.equal(200);
+    const params = (await res.json()) as { resourceType: string; parameter: { name: string; valueBoolean?: boolean; valueInteger?: number }[] };
+    expect(params.resourceType).to.equal('Parameters');
+    expect(params.parameter.find((p) => p.name === 'valid')?.valueBoolean).to.equal(true);
+    expect(params.parameter.find((p) => p.name === 'count')?.valueInteger).to.be.greaterThan(3);
+  });
+
+  it('when an AuditEvent of the patient is altered behind the server, then $verify-audit reports the chain broken', async () => {
+    const { db } = await getTestServer();
+    const other = (await (await fhirFetch('Patient', { method: 'POST', body: JSON.stringify(testPatient()) })).json()) as { id: string };
+    await fhirFetch(`Patient/${other.id}`);
+    await db.query(`UPDATE res_auditevent SET content = jsonb_set(content, '{outcome}', '"8"') WHERE patient_id = $1`, [other.id]);
+    const res = await fhirFetch(`Patient/${other.id}/$verify-audit`);
+    const params = (await res.json()) as { parameter: { name: string; valueBoolean?: boolean }[] };
+    expect(params.parameter.find((p) => p.name === 'valid')?.valueBoolean).to.equal(false);
+  });
+
   it('when the patient\'s trail is checked, then its hash chain is intact', async () => {
     const { db } = await getTestServer();
     const result = await verifyChain(new ResourceRepo(db), patient.id);
