@@ -18,6 +18,7 @@ import { AuditWriter } from './audit/audit-writer.js';
 import { authRoutes } from './http/routes/auth.js';
 import { demoIdpRoutes } from './http/routes/demo-idp.js';
 import { demoAppRoutes } from './http/routes/demo-app.js';
+import { matrixRoutes } from './http/routes/matrix.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -60,6 +61,8 @@ export function buildApp({ config, db, logger }: AppDeps): Express {
   );
   app.use(demoAppRoutes({ baseUrl: config.baseUrl }));
   app.use('/fhir', authenticate(auth.services.tokens, auth.services.urls.fhirBase));
+  // The habilitation matrix, served read-only as a ConceptMap (not a stored type).
+  app.use('/fhir', matrixRoutes(config.policy.matrixFile));
   app.use(
     '/fhir',
     fhirRoutes({
