@@ -71,6 +71,19 @@ export async function assertDmpAccess(principal: Principal, repo: ResourceRepo, 
   }
 }
 
+/** True when the principal may read this (possibly past) version of DMP data. */
+export async function mayReadVersion(principal: Principal, repo: ResourceRepo, policy: DmpPolicy, type: SupportedType, resource: Resource): Promise<boolean> {
+  try {
+    await assertDmpAccess(principal, repo, policy, type, resource, 'read');
+    return true;
+  } catch (err) {
+    if (err instanceof FhirError) {
+      return false;
+    }
+    throw err;
+  }
+}
+
 function actionFor(type: SupportedType, action: PolicyAction): PolicyAction {
   if (type === 'AuditEvent' && (action === 'read' || action === 'search')) {
     return 'read-audit';

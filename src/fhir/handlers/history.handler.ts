@@ -2,7 +2,8 @@ import type { BundleLink } from '@medplum/fhirtypes';
 import { historyBundle, pageUrl } from '../bundle.js';
 import { assertReadable } from '../../policy/access.js';
 import { searchFilterFor } from '../../policy/search-filter.js';
-import { assertDmpAccess, combineFilters, dmpSearchFilter } from '../../policy/dmp-gate.js';
+import { assertDmpAccess, combineFilters, dmpRulesApply, dmpSearchFilter, mayReadVersion } from '../../policy/dmp-gate.js';
+import type { StoredVersion } from '../../repo/resource-repo.js';
 import { FhirError } from '../outcomes.js';
 import { parseDateRange } from '../search/date-range.js';
 import type { SupportedType } from '../resource-types.js';
@@ -37,7 +38,10 @@ export async function historyHandler(ctx: HandlerContext, req: FhirRequest, type
   const dmp = id ? undefined : (await dmpSearchFilter(ctx.principal, ctx.repo, ctx.policy, type, [])).filter;
   const filter = combineFilters(searchFilterFor(ctx.principal, type, id ? 'r' : 's'), dmp);
   const versions = await ctx.repo.history(type, { id, since, before, limit: count + 1, filter });
-  const page = versions.slice(0, count);
+  // The search index describes current versions only: each past version of DMP data is decided on
+  // its own content, and deletions are not shown to professionals or patients. Such pages may be
+  // shorter than _count; the next link still follows the raw versions.
+  const page = await visibleVersions(ctx, type, versions.slice(0, count));
   const path = id ? `${type}/${id}/_history` : `${type}/_history`;
   const params: [string, string][] = [['_count', String(count)], ...(sinceValue ? [['_since', sinceValue] as [string, string]] : [])];
   const link: BundleLink[] = [{ relation: 'self', url: pageUrl(ctx.settings.fhirBase, path, [...params, ...(req.query._cursor ? [['_cursor', req.query._cursor[0]] as [string, string]] : [])]) }];
@@ -47,6 +51,19 @@ export async function historyHandler(ctx: HandlerContext, req: FhirRequest, type
     link.push({ relation: 'next', url: pageUrl(ctx.settings.fhirBase, path, [...params, ['_cursor', cursor]]) });
   }
   return { status: 200, resource: historyBundle(ctx.settings.fhirBase, page, type, link) };
+}
+
+async function visibleVersions(ctx: HandlerContext, type: SupportedType, versions: StoredVersion[]): Promise<StoredVersion[]> {
+  if (!ctx.policy || !dmpRulesApply(ctx.principal)) {
+    return versions;
+  }
+  const kept: StoredVersion[] = [];
+  for (const v of versions) {
+    if (v.resource && (await mayReadVersion(ctx.principal, ctx.repo, ctx.policy, type, v.resource))) {
+      kept.push(v);
+    }
+  }
+  return kept;
 }
 
 function historyCount(value: string | undefined, ctx: HandlerContext): number {
