@@ -12,7 +12,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 
 # Dependencies first, so this layer is reused while only sources change.
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev && npm cache clean --force
 
 COPY tsconfig.json ./
