@@ -16,7 +16,7 @@ describe('audit trail hash chain', () => {
     const out: AuditEvent[] = [];
     for (let i = 0; i < n; i++) {
       out.push(
-        ...(await writer.write(repo, [
+        ...(await writer.writeNow(repo, [
           { interaction: 'read', principal: INTERNAL, patientId, entities: [`DocumentReference/${randomUUID()}`], outcome: { success: true }, requestId: `req-${i}`, recorded: new Date() },
         ]))
       );

@@ -75,6 +75,17 @@ describe('audit trail on every interaction (BALP)', () => {
     expect(event.outcomeDesc).to.contain('DMPF-0062');
   });
 
+  it('when many reads arrive at once (their traces written together), then each is traced once and the chain stays intact', async () => {
+    const ids = Array.from({ length: 12 }, () => unique('req-'));
+    const answers = await Promise.all(ids.map((requestId) => fhirFetch(`Patient/${patient.id}`, { headers: { 'x-request-id': requestId } })));
+    expect(answers.map((a) => a.status)).to.deep.equal(ids.map(() => 200));
+    for (const requestId of ids) {
+      expect(await eventsFor(patient.id, requestId), requestId).to.have.length(1);
+    }
+    const { db } = await getTestServer();
+    expect((await verifyChain(new ResourceRepo(db), patient.id)).valid).to.equal(true);
+  });
+
   it('when Patient/{id}/$verify-audit is called, then it answers that the chain is valid, with its length', async () => {
     const res = await fhirFetch(`Patient/${patient.id}/$verify-audit`);
     expect(res.status).to.equal(200);
