@@ -2,7 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../fhir/outcomes.js';
 import { isSupportedType, type SupportedType } from '../fhir/resource-types.js';
 import type { FhirRequest, FhirResponse, HandlerContext, TouchedResource } from '../fhir/types.js';
-import type { AuditInput } from './audit-event.js';
+import { ACCESS_REASON_SYSTEM, type AuditInput } from './audit-event.js';
 
 /** Interactions that change data: their audit commits in the same transaction as the change. */
 const WRITES = new Set(['create', 'update', 'delete']);
@@ -43,7 +43,10 @@ export async function withAudit(
       const target = failedTarget(req, type);
       const patientId = target ? (await ctx.repo.read(target.type, target.id))?.patientId ?? null : null;
       const touched = target ? [{ ref: `${target.type}/${target.id}`, patientId }] : [];
-      const reason = err.outcome.issue[0]?.details?.coding?.[0]?.code ?? 'error';
+      // The catalogue code, then the DMP access reason (not-authorised, blocked...) when the refusal carries one.
+      const codings = err.outcome.issue[0]?.details?.coding ?? [];
+      const accessReason = codings.find((c) => c.system === ACCESS_REASON_SYSTEM)?.code;
+      const reason = [codings[0]?.code ?? 'error', ...(accessReason ? [accessReason] : [])].join(' ');
       await record(ctx, req, interaction, touched, { success: false, reason, text: err.message, serious: err.status >= 500 });
     }
     throw err;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Patient } from '@medplum/fhirtypes';
 import { currentContext } from '../context/request-context.js';
+import { loadPatientFacts } from '../policy/facts.js';
 import { ACCESS_MODES, type AccessMode } from '../policy/principal.js';
 import type { SmartClient } from './clients.js';
 import type { Grant, GrantSubject } from './grant.js';
@@ -155,10 +156,11 @@ async function continueWith(s: AuthServices, pending: PendingAuthorization, brow
     }
   }
   if (identity.kind === 'patient') {
-    if (patientId && patientId !== identity.patientId) {
-      throw new OAuthError('access_denied', 'A patient can only launch with their own record');
+    // A launch on another record: only a legal representative acting for the minor (DMP rule 8).
+    if (patientId && patientId !== identity.patientId && !(await representsMinor(s, identity, patientId))) {
+      throw new OAuthError('access_denied', 'A patient can only launch with their own record or that of a minor they legally represent');
     }
-    patientId = identity.patientId;
+    patientId ??= identity.patientId;
   }
   if (!patientId && identity.kind === 'practitioner' && parseScopes(pending.scope).special.has('launch/patient')) {
     const requestId = randomSecret();
@@ -166,6 +168,13 @@ async function continueWith(s: AuthServices, pending: PendingAuthorization, brow
     return { kind: 'redirect', url: `${s.urls.issuer}/auth/pick-patient?request=${encodeURIComponent(requestId)}` };
   }
   return issueCode(s, pending, patientId);
+}
+
+/** Whether the patient user is, now, a legal representative of the minor whose record `patientId` is. */
+async function representsMinor(s: AuthServices, identity: Extract<LoggedIn, { kind: 'patient' }>, patientId: string): Promise<boolean> {
+  const facts = await loadPatientFacts(s.repo, patientId, new Date());
+  const representatives = facts?.legalRepresentativeIds ?? [];
+  return facts?.isMinor === true && (representatives.includes(identity.patientId) || representatives.includes(identity.fhirUser));
 }
 
 function checkAccessMode(pending: PendingAuthorization, identity: LoggedIn): void {

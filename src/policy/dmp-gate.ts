@@ -136,8 +136,13 @@ export async function dmpSearchFilter(
   type: SupportedType,
   filters: readonly Filter[]
 ): Promise<{ filter?: SecurityFilter; patientIds: readonly string[] }> {
-  if (!policy || !dmpRulesApply(principal) || !DMP_TYPES.has(type) || type === 'Patient' || type === 'RelatedPerson') {
+  if (!policy || !dmpRulesApply(principal) || !DMP_TYPES.has(type)) {
     return { patientIds: [] };
+  }
+  if (type === 'Patient') {
+    // The Patient rows stay searchable (finding the patient); the DMP data a Patient search brings
+    // along (_revinclude) comes only from the records it names, each under the rules (dmpFilterForPatients).
+    return { patientIds: await patientSearchRecords(principal as AuthenticatedPrincipal, repo, filters) };
   }
   if (type === 'AuditEvent' && principal.kind === 'practitioner') {
     return { filter: ownTraces(principal.professional.practitionerId), patientIds: [] };
@@ -147,6 +152,21 @@ export async function dmpSearchFilter(
   }
   const patientIds = await searchedPatients(principal as AuthenticatedPrincipal, repo, type, filters);
   return { filter: await dmpFilterForPatients(principal, repo, policy, type, patientIds, patientIds.length === 1), patientIds };
+}
+
+/**
+ * The DMP rules of a conditional interaction's lookup (If-None-Exist): it finds only what the caller
+ * could read. Records named by the criteria (else the token's) that the caller may not search, and
+ * documents hidden from them, behave as absent. Patient rows stay findable, as in a search.
+ */
+export async function dmpLookupFilter(principal: Principal, repo: ResourceRepo, policy: DmpPolicy | undefined, type: SupportedType, filters: readonly Filter[]): Promise<SecurityFilter | undefined> {
+  if (!policy || !dmpRulesApply(principal) || !DMP_TYPES.has(type) || type === 'Patient') {
+    return undefined;
+  }
+  const named = await namedPatients(repo, type, filters);
+  const token = (principal as AuthenticatedPrincipal).token;
+  const own = token.patientId ?? (principal.kind === 'patient' ? principal.patientId : undefined);
+  return dmpFilterForPatients(principal, repo, policy, type, named.length > 0 ? named : own ? [own] : []);
 }
 
 /**
@@ -205,6 +225,23 @@ async function searchedPatients(principal: AuthenticatedPrincipal, repo: Resourc
     return [own];
   }
   throw new FhirError('BAD_REQUEST', `Searches of ${type} in the DMP name the patient: add patient=<id>, subject=Patient/<id> or patient.identifier=<INS system>|<INS>`, ['patient']);
+}
+
+/** The records a Patient search names: by `_id` or `identifier` (exact values), else the token's patient. */
+async function patientSearchRecords(principal: AuthenticatedPrincipal, repo: ResourceRepo, filters: readonly Filter[]): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const f of filters) {
+    if (f.code === '_id' && f.operator === 'eq') {
+      f.value.split(',').filter((v) => /^[A-Za-z0-9\-.]{1,64}$/.test(v)).forEach((v) => ids.add(v));
+    } else if (f.code === 'identifier' && f.operator === 'eq') {
+      for (const id of await patientsByIdentifier(repo, f.value)) ids.add(id);
+    }
+  }
+  const own = principal.token.patientId ?? (principal.kind === 'patient' ? principal.patientId : undefined);
+  if (ids.size === 0 && own) {
+    ids.add(own);
+  }
+  return [...ids];
 }
 
 /** Patient ids named by `patient`, `subject` (Patient) or a `patient.identifier` chain. */

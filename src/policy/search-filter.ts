@@ -53,6 +53,11 @@ export function searchFilterFor(principal: Principal, resourceType: SupportedTyp
   }
   const scopes = grantingScopes(principal.token.scopes, { resourceType, permission });
   const patientId = principal.token.patientId;
+  // A scope that constrains nothing lets every row through: the others must not add bind values
+  // that the OR then drops (an unused `$n` fails the query: "could not determine data type").
+  if (scopes.some((scope) => scope.params.length === 0 && (scope.context !== 'patient' || !PATIENT_COMPARTMENT_TYPES.has(resourceType)))) {
+    return makeFilter(resourceType, () => 'TRUE');
+  }
   return makeFilter(resourceType, (q, alias) => or(scopes.map((scope) => scopePredicate(q, alias, resourceType, scope, patientId))));
 }
 

@@ -6,7 +6,7 @@ import type { FhirRequest, FhirResponse, HandlerContext } from '../types.js';
 import { runSearch } from '../../repo/search.js';
 import { searchFilterFor } from '../../policy/search-filter.js';
 import { assertReadable, assertWritable } from '../../policy/access.js';
-import { assertDmpAccess } from '../../policy/dmp-gate.js';
+import { assertDmpAccess, combineFilters, dmpLookupFilter } from '../../policy/dmp-gate.js';
 import { assertClientWritable, prepareWrite } from './write-input.js';
 
 /** The response for a stored resource: body, version headers, and Location on creation. */
@@ -30,6 +30,7 @@ export async function readHandler(ctx: HandlerContext, req: FhirRequest, type: S
   }
   await assertReadable(ctx.principal, ctx.repo, type, id);
   if (stored.deleted) {
+    await assertDeletionVisible(ctx, type, id, stored.versionId);
     throw new FhirError('GONE', `${type}/${id} was deleted`);
   }
   await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, stored.resource as Resource, 'read');
@@ -47,10 +48,28 @@ export async function vreadHandler(ctx: HandlerContext, type: SupportedType, id:
   }
   await assertReadable(ctx.principal, ctx.repo, type, id);
   if (version.deleted) {
+    await assertDeletionVisible(ctx, type, id, version.versionId);
     throw new FhirError('GONE', `Version ${vid} of ${type}/${id} is a deletion`);
   }
   await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, version.resource as Resource, 'read');
+  // An older version passes the rules as the resource stands now too: a document masked (or retyped)
+  // since must not be read through its earlier versions.
+  const current = await ctx.repo.read(type, id);
+  if (current?.resource && !current.deleted && current.versionId !== version.versionId) {
+    await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, current.resource, 'read');
+  }
   return { ...resourceResponse(version.resource as Resource, 200), preferApplies: false };
+}
+
+/**
+ * A deletion of DMP data answers 410 only to whom its last content was readable: for others the
+ * DMP refusal stands (a hidden document stays absent, a refused record stays refused).
+ */
+async function assertDeletionVisible(ctx: HandlerContext, type: SupportedType, id: string, deletedVersion: number): Promise<void> {
+  const before = deletedVersion > 1 ? await ctx.repo.readVersion(type, id, deletedVersion - 1) : undefined;
+  if (before?.resource && !before.deleted) {
+    await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, before.resource, 'read');
+  }
 }
 
 /**
@@ -89,7 +108,11 @@ export async function findByCriteria(ctx: HandlerContext, type: SupportedType, c
     throw new FhirError('BAD_REQUEST', 'Conditional criteria must not be empty', ['If-None-Exist']);
   }
   const search = parseSearch(type, query, { lenient: false, defaultCount: 2, maxCount: 2 });
-  const page = await runSearch(ctx.repo.queryable, { ...search.query, count: 2, total: false }, (t) => searchFilterFor(ctx.principal, t, t === type ? 's' : 'r'));
+  // The lookup sees what the caller could read: a match hidden by the DMP rules behaves as absent.
+  const dmp = await dmpLookupFilter(ctx.principal, ctx.repo, ctx.policy, type, search.query.filters);
+  const page = await runSearch(ctx.repo.queryable, { ...search.query, count: 2, total: false, include: [], revInclude: [] }, (t) =>
+    combineFilters(searchFilterFor(ctx.principal, t, t === type ? 's' : 'r'), t === type ? dmp : undefined)
+  );
   return page.matches;
 }
 

@@ -25,7 +25,7 @@ async function securityFilters(ctx: HandlerContext, type: SupportedType, query: 
   }
   if (ctx.policy && dmpRulesApply(ctx.principal)) {
     for (const t of includeTypes) {
-      if (t !== type && t !== 'Patient' && t !== 'RelatedPerson') {
+      if (t !== type && t !== 'Patient') {
         included.set(t, await dmpFilterForPatients(ctx.principal, ctx.repo, ctx.policy, t, main.patientIds));
       }
     }

@@ -17,6 +17,10 @@ export async function verifyAuditHandler(ctx: HandlerContext, type: SupportedTyp
     throw new FhirError('UNKNOWN_ROUTE', '$verify-audit is defined on Patient only');
   }
   requireScope(ctx.principal, 'AuditEvent', 'r');
+  // The whole chain is the patient's: a professional sees only their own traces, never its size.
+  if (ctx.principal.kind === 'practitioner') {
+    throw new FhirError('FORBIDDEN', "La vérification de l'historique d'accès est réservée au patient (the audit chain of a DMP is checked by its patient or a system client)");
+  }
   const stored = await ctx.repo.read('Patient', id);
   if (!stored?.resource) {
     throw new FhirError('NOT_FOUND', `Patient/${id} does not exist`);
