@@ -497,6 +497,12 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
       expect((await get(tokens.nurse, `DocumentReference?patient=${patient.id}`, { 'x-request-id': requests.search })).status).to.equal(200);
     });
 
+    it('when the patient checks their audit chain ($verify-audit), then it is valid; a professional, even authorised, is refused', async () => {
+      const mine = await json<{ parameter: { name: string; valueBoolean?: boolean }[] }>(await get(tokens.patient, `Patient/${patient.id}/$verify-audit`), 200);
+      expect(mine.parameter.find((p) => p.name === 'valid')?.valueBoolean).to.equal(true);
+      expect((await get(tokens.authorised, `Patient/${patient.id}/$verify-audit`)).status).to.equal(403);
+    });
+
     it('when an authorised professional read a document, then one AuditEvent (read, outcome 0) names them, the patient and the document', async () => {
       const [event, ...more] = await auditEventsOf(rig, patient.id, requests.allowed);
       expect(more).to.have.length(0);
