@@ -17,7 +17,7 @@ export function buildCapabilityStatement(routes: readonly Route[], date: string)
   const base = JSON.parse(fs.readFileSync(BASE_FILE, 'utf8')) as CapabilityStatement;
   const rest = base.rest?.[0] ?? { mode: 'server' };
   const typeRoutes = routes.filter((r) => r.level !== 'system');
-  rest.resource = RESOURCE_TYPES.map((type) => resourceEntry(type, typeRoutes));
+  rest.resource = [...RESOURCE_TYPES.map((type) => resourceEntry(type, typeRoutes)), MATRIX_ENTRY];
   // One system route serves both Bundle types.
   rest.interaction = routes.some((r) => r.level === 'system' && r.interaction === 'transaction')
     ? [{ code: 'transaction' }, { code: 'batch' }]
@@ -59,6 +59,20 @@ function resourceEntry(type: SupportedType, routes: readonly Route[]): Capabilit
     ],
   };
 }
+
+/** The habilitation matrix: one read-only ConceptMap, served outside the stored types. */
+const MATRIX_ENTRY: CapabilityStatementRestResource = {
+  type: 'ConceptMap',
+  interaction: [{ code: 'read' }],
+  versioning: 'versioned',
+  readHistory: false,
+  updateCreate: false,
+  conditionalRead: 'not-match',
+  conditionalUpdate: false,
+  conditionalDelete: 'not-supported',
+  searchParam: [],
+  documentation: 'Read-only: ConceptMap/dmp-habilitation-matrix, the habilitation matrix the DMP access rules apply (HABILITATION_MATRIX_FILE).',
+};
 
 /** `_revinclude` values other types offer toward this one. */
 function revIncludesOf(type: SupportedType): string[] {

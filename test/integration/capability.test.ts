@@ -144,10 +144,17 @@ describe('CapabilityStatement (GET [base]/metadata)', () => {
       expect(statement.rest?.[0].interaction?.map((i) => i.code)).to.have.members(['transaction', 'batch']);
     });
 
-    it('when metadata is read, then it lists every served resource type exactly once', () => {
+    it('when metadata is read, then it lists every served resource type exactly once, plus the read-only habilitation matrix', () => {
       const types = (statement.rest?.[0].resource ?? []).map((r) => r.type);
-      expect(types).to.have.members([...RESOURCE_TYPES]);
+      expect(types).to.have.members([...RESOURCE_TYPES, 'ConceptMap']);
       expect(new Set(types).size).to.equal(types.length);
+    });
+
+    it('when metadata lists ConceptMap, then only its read works: the matrix is served, anything else is refused', async () => {
+      const entry = resources.get('ConceptMap');
+      expect(entry?.interaction?.map((i) => i.code)).to.deep.equal(['read']);
+      expect((await fhirFetch('ConceptMap/dmp-habilitation-matrix')).status).to.equal(200);
+      expect((await fhirFetch('ConceptMap/dmp-habilitation-matrix', { method: 'DELETE' })).status).to.equal(405);
     });
   });
 
