@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { ResourceRepo } from '../repo/resource-repo.js';
 import { PROFILE_URLS } from '../fhir/validate.js';
+import { SqlParams } from '../repo/sql.js';
 import { buildAuditEvent, CHAIN_HASH_URL, CHAIN_SEQ_URL, type AuditInput } from './audit-event.js';
 
 /** JSON with object keys sorted at every level: the same event always hashes the same. */
@@ -75,45 +76,57 @@ export class AuditWriter {
     }
   }
 
-  /** Writes the events now, in the repo's transaction or a new one. */
+  /**
+   * Writes the events now, in the repo's transaction or a new one: the chains of the records
+   * involved are locked (in one order), extended in memory, and everything is inserted with one
+   * statement per table.
+   */
   async writeNow(repo: ResourceRepo, inputs: readonly AuditInput[]): Promise<AuditEvent[]> {
     if (inputs.length === 0) {
       return [];
     }
     return repo.transaction(async (tx) => {
-      const written: AuditEvent[] = [];
-      // One order for the chain locks, so concurrent writers never deadlock.
-      const sorted = [...inputs].sort((a, b) => (a.patientId ?? '').localeCompare(b.patientId ?? ''));
-      for (const input of sorted) {
-        written.push(await this.append(tx, input));
+      const keys = [...new Set(inputs.map((i) => i.patientId ?? ''))].sort();
+      for (const key of keys) {
+        await tx.lockKey(`audit-chain:${key}`);
       }
-      return written;
+      const q = new SqlParams();
+      const { rows } = await tx.queryable.query<{ chain_key: string; seq: number | string; last_hash: string }>(
+        `SELECT chain_key, seq, last_hash FROM audit_chain WHERE chain_key IN (${q.list(keys)})`,
+        q.values
+      );
+      const heads = new Map(rows.map((r) => [r.chain_key, { seq: Number(r.seq), hash: r.last_hash }]));
+      const events: { id: string; resource: AuditEvent }[] = [];
+      const entries: unknown[][] = [];
+      for (const input of inputs) {
+        const key = input.patientId ?? '';
+        const head = heads.get(key) ?? { seq: 0, hash: GENESIS };
+        const seq = head.seq + 1;
+        const id = randomUUID();
+        const event: AuditEvent = {
+          ...buildAuditEvent(input, this.server),
+          id,
+          meta: { profile: PROFILE_URLS.AuditEvent ? [PROFILE_URLS.AuditEvent] : undefined },
+          extension: [{ url: CHAIN_SEQ_URL, valueInteger: seq }],
+        };
+        const hash = chainHash(head.hash, event);
+        event.extension = [...(event.extension ?? []), { url: CHAIN_HASH_URL, valueString: hash }];
+        heads.set(key, { seq, hash });
+        events.push({ id, resource: event });
+        entries.push([key, seq, id, hash]);
+      }
+      const stored = await tx.createMany('AuditEvent', events);
+      const c = new SqlParams();
+      const chainRows = keys.map((key) => `(${c.list([key, (heads.get(key) as { seq: number }).seq, (heads.get(key) as { hash: string }).hash])})`);
+      await tx.queryable.query(
+        `INSERT INTO audit_chain (chain_key, seq, last_hash) VALUES ${chainRows.join(', ')}
+         ON CONFLICT (chain_key) DO UPDATE SET seq = EXCLUDED.seq, last_hash = EXCLUDED.last_hash`,
+        c.values
+      );
+      const e = new SqlParams();
+      await tx.queryable.query(`INSERT INTO audit_chain_entries (chain_key, seq, audit_id, hash) VALUES ${entries.map((row) => `(${e.list(row)})`).join(', ')}`, e.values);
+      return stored;
     });
-  }
-
-  private async append(tx: ResourceRepo, input: AuditInput): Promise<AuditEvent> {
-    const key = input.patientId ?? '';
-    await tx.lockKey(`audit-chain:${key}`);
-    const { rows } = await tx.queryable.query<{ seq: number | string; last_hash: string }>('SELECT seq, last_hash FROM audit_chain WHERE chain_key = $1', [key]);
-    const seq = rows[0] ? Number(rows[0].seq) + 1 : 1;
-    const previous = rows[0]?.last_hash ?? GENESIS;
-    const id = randomUUID();
-    const event: AuditEvent = {
-      ...buildAuditEvent(input, this.server),
-      id,
-      meta: { profile: PROFILE_URLS.AuditEvent ? [PROFILE_URLS.AuditEvent] : undefined },
-      extension: [{ url: CHAIN_SEQ_URL, valueInteger: seq }],
-    };
-    const hash = chainHash(previous, event);
-    event.extension = [...(event.extension ?? []), { url: CHAIN_HASH_URL, valueString: hash }];
-    const stored = await tx.create('AuditEvent', event, id);
-    await tx.queryable.query(
-      `INSERT INTO audit_chain (chain_key, seq, last_hash) VALUES ($1, $2, $3)
-       ON CONFLICT (chain_key) DO UPDATE SET seq = $2, last_hash = $3`,
-      [key, seq, hash]
-    );
-    await tx.queryable.query('INSERT INTO audit_chain_entries (chain_key, seq, audit_id, hash) VALUES ($1, $2, $3, $4)', [key, seq, id, hash]);
-    return stored;
   }
 }
 

@@ -22,6 +22,19 @@ export async function writeIndex(db: Queryable, resType: string, resId: string, 
   await insertMany(db, 'sp_reference', ['res_type', 'res_id', 'code', 'target_type', 'target_id', 'reference'], rows.reference.map((r) => [resType, resId, r.code, r.targetType, r.targetId, r.reference]));
 }
 
+/** Inserts the index rows of several new resources (first versions) in one statement per table. */
+export async function writeFreshIndexes(db: Queryable, resType: string, items: readonly { id: string; rows: IndexRows }[]): Promise<void> {
+  const all = (pick: (r: IndexRows) => unknown[][], id: string, rows: IndexRows): unknown[][] => pick(rows).map((row) => [resType, id, ...row]);
+  const token = items.flatMap(({ id, rows }) => all((r) => r.token.map((t) => [t.code, t.system, t.value]), id, rows));
+  const string = items.flatMap(({ id, rows }) => all((r) => r.string.map((t) => [t.code, t.value, t.folded]), id, rows));
+  const date = items.flatMap(({ id, rows }) => all((r) => r.date.map((t) => [t.code, t.lo.toISOString(), t.hi.toISOString()]), id, rows));
+  const reference = items.flatMap(({ id, rows }) => all((r) => r.reference.map((t) => [t.code, t.targetType, t.targetId, t.reference]), id, rows));
+  await insertMany(db, 'sp_token', ['res_type', 'res_id', 'code', 'system', 'value'], token);
+  await insertMany(db, 'sp_string', ['res_type', 'res_id', 'code', 'value', 'value_folded'], string);
+  await insertMany(db, 'sp_date', ['res_type', 'res_id', 'code', 'lo', 'hi'], date);
+  await insertMany(db, 'sp_reference', ['res_type', 'res_id', 'code', 'target_type', 'target_id', 'reference'], reference);
+}
+
 async function insertMany(db: Queryable, table: string, columns: string[], rows: unknown[][]): Promise<void> {
   if (rows.length === 0) {
     return;

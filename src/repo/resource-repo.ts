@@ -6,7 +6,7 @@ import { parseReference } from '../fhir/references.js';
 import type { SecurityFilter } from '../policy/search-filter.js';
 import { SqlParams } from './sql.js';
 import { indexResource, patientIdOf } from './indexer.js';
-import { writeIndex } from './index-writer.js';
+import { writeFreshIndexes, writeIndex } from './index-writer.js';
 import type { Database, Queryable } from './pool.js';
 
 /** One stored version of a resource. `resource` is absent for a deletion. */
@@ -69,6 +69,45 @@ export class ResourceRepo {
   /** Creates a resource with a server-assigned id (or the given one). */
   async create<T extends Resource>(type: SupportedType, resource: T, id: string = randomUUID()): Promise<T> {
     return this.transaction((repo) => repo.writeVersion(type, id, resource, 1, 'POST')) as Promise<T>;
+  }
+
+  /**
+   * Creates several new resources of one type with one statement per table (the audit trail writes
+   * the traces of concurrent requests this way). Ids must be new.
+   */
+  async createMany<T extends Resource>(type: SupportedType, items: readonly { id: string; resource: T }[]): Promise<T[]> {
+    if (items.length === 0) {
+      return [];
+    }
+    return this.transaction(async (repo) => {
+      const lastUpdated = new Date();
+      const q = new SqlParams();
+      const stored: T[] = [];
+      const tuples: string[] = [];
+      const indexes: { id: string; rows: ReturnType<typeof indexResource> }[] = [];
+      const patientIds: (string | null)[] = [];
+      for (const { id, resource: input } of items) {
+        const resource = withMeta(input, id, 1, lastUpdated);
+        const { content, bytes } = splitBinary(type, resource);
+        const patientId = await repo.compartmentOf(type, id, resource);
+        tuples.push(`(${q.list([id, 1, lastUpdated.toISOString(), false, patientId, content, bytes])})`);
+        patientIds.push(patientId);
+        indexes.push({ id, rows: indexResource(type, resource) });
+        stored.push(resource);
+      }
+      await repo.q.query(`INSERT INTO ${currentTable(type)} (id, version_id, last_updated, deleted, patient_id, content, bytes) VALUES ${tuples.join(', ')}`, q.values);
+      const h = new SqlParams();
+      const historyTuples = stored.map((r, i) => {
+        const { content, bytes } = splitBinary(type, r);
+        return `(${h.list([items[i].id, 1, lastUpdated.toISOString(), false, 'POST', patientIds[i], content, bytes])})`;
+      });
+      await repo.q.query(
+        `INSERT INTO ${historyTable(type)} (id, version_id, last_updated, deleted, method, patient_id, content, bytes) VALUES ${historyTuples.join(', ')}`,
+        h.values
+      );
+      await writeFreshIndexes(repo.q, type, indexes);
+      return stored;
+    });
   }
 
   /** Updates (or creates, when absent) the resource with this id; If-Match version checked when given. */
