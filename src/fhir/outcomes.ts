@@ -47,6 +47,7 @@ export const CATALOGUE = {
   FORBIDDEN: { id: 'DMPF-0061', status: 403, code: 'forbidden' },
   INSUFFICIENT_SCOPE: { id: 'DMPF-0062', status: 403, code: 'forbidden' },
   OUTSIDE_PATIENT_CONTEXT: { id: 'DMPF-0063', status: 403, code: 'forbidden' },
+  INVALID_INS: { id: 'DMPF-0070', status: 422, code: 'business-rule' },
   DATABASE_UNAVAILABLE: { id: 'DMPF-0090', status: 503, code: 'transient' },
   INTERNAL: { id: 'DMPF-0099', status: 500, code: 'exception' },
 } as const satisfies Record<string, CatalogueEntry>;

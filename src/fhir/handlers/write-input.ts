@@ -3,6 +3,7 @@ import { FhirError } from '../outcomes.js';
 import { isValidId } from '../references.js';
 import { SERVER_WRITTEN_TYPES, type SupportedType } from '../resource-types.js';
 import { PROFILE_URLS, validateForWrite } from '../validate.js';
+import { insIssues } from '../../dmp/patient-ins.js';
 
 /** Refuses client writes to types only the server writes (AuditEvent). */
 export function assertClientWritable(type: SupportedType): void {
@@ -45,5 +46,11 @@ export function prepareWrite(type: SupportedType, body: unknown, urlId?: string)
     delete (prepared as { id?: string }).id;
   }
   validateForWrite(prepared);
+  if (prepared.resourceType === 'Patient') {
+    const issues = insIssues(prepared);
+    if (issues.length > 0) {
+      throw FhirError.withIssues('INVALID_INS', issues);
+    }
+  }
   return prepared;
 }
