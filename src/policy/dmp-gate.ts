@@ -6,7 +6,7 @@ import type { SupportedType } from '../fhir/resource-types.js';
 import type { ResourceRepo } from '../repo/resource-repo.js';
 import { and, or, SqlParams } from '../repo/sql.js';
 import { filterPredicate } from '../repo/search-sql/filters.js';
-import { decide, readableDocumentConstraints, type PolicyAction, type PolicyDecision, type PolicyOptions, type PolicyTarget } from './decide.js';
+import { decide, readableDocumentConstraints, type PatientFacts, type PolicyAction, type PolicyDecision, type PolicyOptions, type PolicyTarget } from './decide.js';
 import { documentConstraintSql } from './document-filter.js';
 import { consentFactsFromDb, documentFactsFromDb, loadPatientFacts } from './facts.js';
 import type { HabilitationMatrix } from './habilitation-matrix.js';
@@ -134,7 +134,8 @@ export async function dmpSearchFilter(
   repo: ResourceRepo,
   policy: DmpPolicy | undefined,
   type: SupportedType,
-  filters: readonly Filter[]
+  filters: readonly Filter[],
+  factsCache?: FactsCache
 ): Promise<{ filter?: SecurityFilter; patientIds: readonly string[] }> {
   if (!policy || !dmpRulesApply(principal) || !DMP_TYPES.has(type)) {
     return { patientIds: [] };
@@ -151,7 +152,7 @@ export async function dmpSearchFilter(
     return { filter: securityFilterFromSql(type, () => 'FALSE'), patientIds: [] };
   }
   const patientIds = await searchedPatients(principal as AuthenticatedPrincipal, repo, type, filters);
-  return { filter: await dmpFilterForPatients(principal, repo, policy, type, patientIds, patientIds.length === 1), patientIds };
+  return { filter: await dmpFilterForPatients(principal, repo, policy, type, patientIds, patientIds.length === 1, factsCache), patientIds };
 }
 
 /**
@@ -169,6 +170,21 @@ export async function dmpLookupFilter(principal: Principal, repo: ResourceRepo, 
   return dmpFilterForPatients(principal, repo, policy, type, named.length > 0 ? named : own ? [own] : []);
 }
 
+/** Patient facts already loaded for one search (its main type and every included type share them). */
+export type FactsCache = Map<string, Promise<PatientFacts | undefined>>;
+
+function factsOf(repo: ResourceRepo, patientId: string, now: Date, cache: FactsCache | undefined): Promise<PatientFacts | undefined> {
+  if (!cache) {
+    return loadPatientFacts(repo, patientId, now);
+  }
+  let facts = cache.get(patientId);
+  if (!facts) {
+    facts = loadPatientFacts(repo, patientId, now);
+    cache.set(patientId, facts);
+  }
+  return facts;
+}
+
 /**
  * The DMP rules for rows of `type` in these patients' records: each record the caller may search,
  * narrowed (for documents) by the document rules. `strict`: a refused record is a 403, not skipped.
@@ -179,7 +195,8 @@ export async function dmpFilterForPatients(
   policy: DmpPolicy,
   type: SupportedType,
   patientIds: readonly string[],
-  strict = false
+  strict = false,
+  factsCache?: FactsCache
 ): Promise<SecurityFilter> {
   if (type === 'AuditEvent' && principal.kind === 'practitioner') {
     return ownTraces(principal.professional.practitionerId);
@@ -190,7 +207,7 @@ export async function dmpFilterForPatients(
   const opts = options(policy);
   const parts: { patientId: string; constraints?: ReturnType<typeof readableDocumentConstraints> }[] = [];
   for (const patientId of patientIds) {
-    const facts = await loadPatientFacts(repo, patientId, opts.now);
+    const facts = await factsOf(repo, patientId, opts.now, factsCache);
     if (!facts) {
       continue;
     }

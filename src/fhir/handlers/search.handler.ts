@@ -1,6 +1,6 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { runSearch, type SearchQuery, type SecurityFilters } from '../../repo/search.js';
-import { combineFilters, dmpFilterForPatients, dmpRulesApply, dmpSearchFilter } from '../../policy/dmp-gate.js';
+import { combineFilters, dmpFilterForPatients, dmpRulesApply, dmpSearchFilter, type FactsCache } from '../../policy/dmp-gate.js';
 import { isSupportedType, RESOURCE_TYPES } from '../resource-types.js';
 import { searchFilterFor, type SecurityFilter } from '../../policy/search-filter.js';
 import { searchsetBundle } from '../bundle.js';
@@ -15,7 +15,8 @@ import type { FhirRequest, FhirResponse, HandlerContext } from '../types.js';
  * for DMP data (the searched records; included DMP resources only from those same records).
  */
 async function securityFilters(ctx: HandlerContext, type: SupportedType, query: SearchQuery): Promise<SecurityFilters> {
-  const main = await dmpSearchFilter(ctx.principal, ctx.repo, ctx.policy, type, query.filters);
+  const factsCache: FactsCache = new Map();
+  const main = await dmpSearchFilter(ctx.principal, ctx.repo, ctx.policy, type, query.filters, factsCache);
   const included = new Map<SupportedType, SecurityFilter>();
   const includeTypes = new Set<SupportedType>(
     [...query.include.map((i) => i.targetType), ...query.revInclude.map((i) => i.resourceType)].filter((t): t is SupportedType => !!t && isSupportedType(t))
@@ -26,7 +27,7 @@ async function securityFilters(ctx: HandlerContext, type: SupportedType, query: 
   if (ctx.policy && dmpRulesApply(ctx.principal)) {
     for (const t of includeTypes) {
       if (t !== type && t !== 'Patient') {
-        included.set(t, await dmpFilterForPatients(ctx.principal, ctx.repo, ctx.policy, t, main.patientIds));
+        included.set(t, await dmpFilterForPatients(ctx.principal, ctx.repo, ctx.policy, t, main.patientIds, false, factsCache));
       }
     }
   }
