@@ -42,6 +42,9 @@ Commands:
       [--grant authorization_code|refresh_token|client_credentials]...
                                  default: authorization_code + refresh_token with a redirect URI,
                                  else client_credentials
+      [--role insurer|operator]  a Backend Services client's DMP role; without one it gets no
+                                 DMP data (insurer: opens DMPs, feeds REMB, looks records up;
+                                 operator: the host's technical client, held by its scopes only)
   list                          the registered clients (never their secrets)
   assertion <client_id>         print a signed client assertion (private_key_jwt) for curl
       [--key <private-jwk-file>] default <clients file dir>/<client_id>-key.json
@@ -76,6 +79,7 @@ async function add(args: string[], config: Config): Promise<void> {
       'jwks-uri': { type: 'string' },
       scope: { type: 'string' },
       grant: { type: 'string', multiple: true },
+      role: { type: 'string' },
     },
   });
   if (positionals.length > 0) {
@@ -98,12 +102,16 @@ async function add(args: string[], config: Config): Promise<void> {
     jwksUri: values['jwks-uri'],
     scope: values.scope,
     grants: values.grant,
+    role: values.role,
   });
   const { client, keyFile } = added;
   out(`Registered client "${client.client_id}" in ${file}`);
   out(`  authentication: ${client.token_endpoint_auth_method}`);
   out(`  grant types:    ${client.grant_types.join(', ')}`);
   out(`  scope:          ${client.scope}`);
+  if (client.dmp_role) {
+    out(`  DMP role:       ${client.dmp_role}`);
+  }
   if (client.redirect_uris.length > 0) {
     out(`  redirect URIs:  ${client.redirect_uris.join(' ')}`);
   }
@@ -133,11 +141,11 @@ function list(args: string[], config: Config): void {
     return;
   }
   const rows = clients.map(describeClient);
-  const header = { id: 'CLIENT_ID', name: 'NAME', auth: 'AUTH', grants: 'GRANTS', scope: 'SCOPE' };
-  const width = (k: 'id' | 'name' | 'auth' | 'grants'): number => Math.max(header[k].length, ...rows.map((r) => r[k].length));
-  const w = { id: width('id'), name: width('name'), auth: width('auth'), grants: width('grants') };
+  const header = { id: 'CLIENT_ID', name: 'NAME', auth: 'AUTH', grants: 'GRANTS', role: 'DMP_ROLE', scope: 'SCOPE' };
+  const width = (k: 'id' | 'name' | 'auth' | 'grants' | 'role'): number => Math.max(header[k].length, ...rows.map((r) => r[k].length));
+  const w = { id: width('id'), name: width('name'), auth: width('auth'), grants: width('grants'), role: width('role') };
   for (const r of [header, ...rows]) {
-    out(`${r.id.padEnd(w.id)}  ${r.name.padEnd(w.name)}  ${r.auth.padEnd(w.auth)}  ${r.grants.padEnd(w.grants)}  ${r.scope}`);
+    out(`${r.id.padEnd(w.id)}  ${r.name.padEnd(w.name)}  ${r.auth.padEnd(w.auth)}  ${r.grants.padEnd(w.grants)}  ${r.role.padEnd(w.role)}  ${r.scope}`);
   }
 }
 

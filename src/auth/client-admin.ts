@@ -5,6 +5,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT,
 import { ASSERTION_ALGORITHMS } from './client-auth.js';
 import { clientProblems, readClientsFile, type AuthMethod, type GrantType, type SmartClient } from './clients.js';
 import { parseScopes } from './scopes.js';
+import type { SystemRole } from '../policy/principal.js';
 
 /*
  * Administration of the SMART clients file (`npm run client -- …`): building and validating a new
@@ -52,6 +53,8 @@ export interface NewClientOptions {
   readonly scope?: string;
   /** Default `authorization_code refresh_token` when redirect URIs are given, else `client_credentials`. */
   readonly grants?: readonly string[];
+  /** A Backend Services client's DMP role (`insurer`, `operator`); none: no DMP data. */
+  readonly role?: string;
 }
 
 export interface BuiltClient {
@@ -200,6 +203,7 @@ export async function buildClient(opts: NewClientOptions): Promise<BuiltClient> 
     ...(opts.jwksUri ? { jwks_uri: opts.jwksUri } : {}),
     scope,
     grant_types: grants as GrantType[],
+    ...(opts.role !== undefined ? { dmp_role: opts.role as SystemRole } : {}),
   };
   if (problems.length === 0) {
     problems.push(...clientProblems(client).map((p) => p.replace(/^[^:]*: /, '')));
@@ -427,12 +431,13 @@ export async function signClientAssertion(opts: AssertionOptions): Promise<strin
 }
 
 /** One client for `list`: everything but secrets and keys. */
-export function describeClient(c: SmartClient): { id: string; name: string; auth: string; grants: string; scope: string } {
+export function describeClient(c: SmartClient): { id: string; name: string; auth: string; grants: string; role: string; scope: string } {
   return {
     id: c.client_id,
     name: c.client_name ?? '',
     auth: c.token_endpoint_auth_method,
     grants: c.grant_types.join(','),
+    role: c.dmp_role ?? '-',
     scope: c.scope,
   };
 }

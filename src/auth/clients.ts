@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import type { JWK } from 'jose';
+import { SYSTEM_ROLES, type SystemRole } from '../policy/principal.js';
 import { secretHash } from './hash.js';
 import { OAuthError } from './oauth-errors.js';
 
@@ -19,6 +20,8 @@ export interface SmartClient {
   /** The most this client may ever be granted. */
   readonly scope: string;
   readonly grant_types: readonly GrantType[];
+  /** What a Backend Services client is in the DMP (see SystemRole); none: no DMP data. */
+  readonly dmp_role?: SystemRole;
 }
 
 const METHODS: readonly AuthMethod[] = ['none', 'private_key_jwt', 'client_secret_basic'];
@@ -36,6 +39,8 @@ export function clientProblems(c: Partial<SmartClient>): string[] {
   if (c.token_endpoint_auth_method === 'client_secret_basic' && !c.client_secret) problems.push('client_secret_basic needs a client_secret');
   if (c.token_endpoint_auth_method === 'private_key_jwt' && !c.jwks && !c.jwks_uri) problems.push('private_key_jwt needs jwks or jwks_uri');
   if (c.grant_types?.includes('client_credentials') && c.token_endpoint_auth_method !== 'private_key_jwt') problems.push('client_credentials (SMART Backend Services) needs private_key_jwt');
+  if (c.dmp_role !== undefined && !SYSTEM_ROLES.includes(c.dmp_role)) problems.push(`dmp_role must be one of ${SYSTEM_ROLES.join(', ')}`);
+  if (c.dmp_role !== undefined && !c.grant_types?.includes('client_credentials')) problems.push('dmp_role is for Backend Services clients (client_credentials)');
   return problems.map((p) => `${c.client_id ?? '?'}: ${p}`);
 }
 

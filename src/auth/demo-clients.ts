@@ -5,7 +5,7 @@ import type { SmartClient } from './clients.js';
 
 /** The demo public SMART app (browser or native app: no secret, PKCE). */
 export const DEMO_APP_ID = 'demo-app';
-/** The demo SMART Backend Services client (client_credentials, private_key_jwt with ES384). */
+/** The demo SMART Backend Services client (client_credentials, private_key_jwt with ES384, DMP role operator). */
 export const DEMO_BACKEND_ID = 'demo-backend';
 
 export const DEMO_APP_SCOPE = 'openid fhirUser profile launch launch/patient offline_access online_access patient/*.cruds user/*.cruds';
@@ -50,6 +50,9 @@ export async function ensureDemoClients(opts: DemoClientsOptions): Promise<{ cre
     jwks: { keys: [publicJwk] },
     scope: DEMO_BACKEND_SCOPE,
     grant_types: ['client_credentials'],
+    // The demo's fictitious data is open to standard FHIR tooling through the host's operator role
+    // (held by its scopes, audited); a deployment with real data registers no such client.
+    dmp_role: 'operator',
   };
   fs.mkdirSync(path.dirname(opts.clientsFile), { recursive: true });
   fs.mkdirSync(opts.dataDir, { recursive: true });

@@ -1,10 +1,10 @@
-import type { AccessMode, ProfessionalIdentity } from '../policy/principal.js';
+import type { AccessMode, ProfessionalIdentity, SystemRole } from '../policy/principal.js';
 
 /** Who the user is, as established at login (never changes for the life of a grant). */
 export type GrantSubject =
   | { readonly kind: 'practitioner'; readonly professional: ProfessionalIdentity }
   | { readonly kind: 'patient'; readonly patientId: string }
-  | { readonly kind: 'system' };
+  | { readonly kind: 'system'; readonly role?: SystemRole };
 
 /**
  * Everything an authorisation decided: stored with codes and refresh tokens, turned into access

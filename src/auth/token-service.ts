@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import type { Database } from '../repo/pool.js';
-import { ACCESS_MODES, type AccessMode, type AuthenticatedPrincipal, type ProfessionalIdentity } from '../policy/principal.js';
+import { ACCESS_MODES, SYSTEM_ROLES, type AccessMode, type AuthenticatedPrincipal, type ProfessionalIdentity, type SystemRole } from '../policy/principal.js';
 import type { Grant } from './grant.js';
 import type { KeyStore } from './keys.js';
 import { parseScopes } from './scopes.js';
@@ -29,6 +29,8 @@ interface AccessClaims extends JWTPayload {
   fam: string;
   prof?: { nid: string; pid: string; prof?: string; spec?: string; struct?: string; reg: boolean };
   self?: string;
+  /** A system client's DMP role (its registration's `dmp_role`). */
+  sys_role?: SystemRole;
 }
 
 /** Mints and verifies SMART access tokens: short-lived JWTs with a `jti`, revocable through the database. */
@@ -57,6 +59,7 @@ export class TokenService {
       ...(grant.accessReason ? { access_reason: grant.accessReason } : {}),
       ...(s.kind === 'practitioner' ? { prof: professionalClaim(s.professional) } : {}),
       ...(s.kind === 'patient' ? { self: s.patientId } : {}),
+      ...(s.kind === 'system' && s.role ? { sys_role: s.role } : {}),
     };
     const ttl = Math.min(ttlSeconds, this.settings.accessTokenTtlSeconds);
     const token = await this.keys.sign('server', claims, { expiresInSeconds: ttl, typ: 'at+jwt' });
@@ -161,7 +164,7 @@ function toPrincipal(c: AccessClaims): AuthenticatedPrincipal {
     return { kind: 'patient', patientId: c.self, token };
   }
   if (c.kind === 'system') {
-    return { kind: 'system', token };
+    return { kind: 'system', token, ...(c.sys_role && SYSTEM_ROLES.includes(c.sys_role) ? { role: c.sys_role } : {}) };
   }
   throw new InvalidTokenError('the token does not say who acts');
 }

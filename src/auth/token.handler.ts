@@ -92,7 +92,7 @@ async function clientCredentialsGrant(s: AuthServices, form: Form, client: Smart
   }
   const grant: Grant = {
     clientId: client.client_id,
-    subject: { kind: 'system' },
+    subject: { kind: 'system', ...(client.dmp_role ? { role: client.dmp_role } : {}) },
     scope: granted,
     accessMode: 'normal',
     needPatientBanner: false,

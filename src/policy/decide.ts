@@ -10,14 +10,16 @@
  *   they may still update, delete or re-mask them (rule 7), not read them.
  * - A legal representative is a `patient` principal acting on another Patient's DMP, listed in
  *   `PatientFacts.legalRepresentativeIds`, and only while `isMinor`.
- * - System clients (the insurer) feed REMB, open a DMP (create on the record) and read or search the
- *   record itself for management; they never read documents, consents or traces.
+ * - System clients act by their registered role. The insurer feeds REMB, opens a DMP (create on the
+ *   record) and reads or searches the record itself (the Patient) for management; it never reads
+ *   documents, lists, consents or traces. A system client without a role gets nothing. (The host's
+ *   `operator` client is not decided here: dmp-gate leaves it to its scopes.)
  * - A professional may record (manage-consent) only a TREAT permit for themselves or their structure,
  *   given in the patient's presence; blocks, oppositions and extended rights belong to the patient.
  */
 import { DOC_TYPE_COMPLEMENTARY_SYSTEM, VISIBILITY } from '../dmp/identifiers.js';
 import { HabilitationMatrix, isHealthProfession, type TypeCoding } from './habilitation-matrix.js';
-import type { AccessMode, Principal, ProfessionalIdentity } from './principal.js';
+import type { AccessMode, Principal, ProfessionalIdentity, SystemRole } from './principal.js';
 import { denialLevel, type AllowReason, type DenialLevel, type DenyReason } from './reasons.js';
 
 export type PolicyAction =
@@ -83,9 +85,12 @@ export interface ConsentFacts {
   readonly securityLabels: readonly string[];
 }
 
-/** What the action applies to: the record itself (Patient, a search's patient gate), a document, a Consent. */
+/**
+ * What the action applies to: the record (`part: 'patient'` for the Patient itself, else the record's
+ * other data: lists, representatives, a search's patient gate), a document, a Consent.
+ */
 export type PolicyTarget =
-  | { readonly kind: 'dmp' }
+  | { readonly kind: 'dmp'; readonly part?: 'patient' }
   | { readonly kind: 'document'; readonly document: DocumentFacts }
   | { readonly kind: 'consent'; readonly consent: ConsentFacts };
 
@@ -118,7 +123,7 @@ export function decide(principal: Principal, action: PolicyAction, target: Polic
     case 'patient':
       return forPatientUser(patientRole(principal, facts), action, target, facts, options);
     case 'system':
-      return forSystem(action, target, facts);
+      return forSystem(principal.role, action, target, facts);
     default:
       return deny('default-deny');
   }
@@ -296,12 +301,17 @@ function invisibleUntilCreatedBefore(options: PolicyOptions): string {
 // System clients (the insurer): feed REMB, open a DMP, search for management; never read documents
 // ---------------------------------------------------------------------------------------------
 
-function forSystem(action: PolicyAction, target: PolicyTarget, facts: PatientFacts): PolicyDecision {
-  if (target.kind === 'dmp' && (action === 'read' || action === 'search' || action === 'create')) return allow('system-client');
-  if (action === 'create' && target.kind === 'document') {
-    if (facts.closed) return deny('dmp-closed');
-    return isReimbursement(target.document) ? allow('system-client') : deny('system-not-allowed');
-  }
+function forSystem(role: SystemRole | undefined, action: PolicyAction, target: PolicyTarget, facts: PatientFacts): PolicyDecision {
+  const decision = systemDecision(role, action, target);
+  if (decision.allow && action === 'create' && target.kind === 'document' && facts.closed) return deny('dmp-closed');
+  return decision;
+}
+
+/** A system client's decision before the record's state is known (it depends on nothing else). */
+export function systemDecision(role: SystemRole | undefined, action: PolicyAction, target: PolicyTarget): PolicyDecision {
+  if (role !== 'insurer') return deny('system-not-allowed');
+  if (target.kind === 'dmp' && target.part === 'patient' && (action === 'read' || action === 'search' || action === 'create')) return allow('system-client');
+  if (action === 'create' && target.kind === 'document' && isReimbursement(target.document)) return allow('system-client');
   return deny('system-not-allowed');
 }
 

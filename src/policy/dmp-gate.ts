@@ -6,7 +6,7 @@ import type { SupportedType } from '../fhir/resource-types.js';
 import type { ResourceRepo } from '../repo/resource-repo.js';
 import { and, or, SqlParams } from '../repo/sql.js';
 import { filterPredicate } from '../repo/search-sql/filters.js';
-import { decide, readableDocumentConstraints, type PatientFacts, type PolicyAction, type PolicyDecision, type PolicyOptions, type PolicyTarget } from './decide.js';
+import { decide, readableDocumentConstraints, systemDecision, type PatientFacts, type PolicyAction, type PolicyDecision, type PolicyOptions, type PolicyTarget } from './decide.js';
 import { documentConstraintSql } from './document-filter.js';
 import { consentFactsFromDb, documentFactsFromDb, loadPatientFacts } from './facts.js';
 import type { HabilitationMatrix } from './habilitation-matrix.js';
@@ -24,11 +24,27 @@ export interface DmpPolicy {
 const DMP_TYPES: ReadonlySet<SupportedType> = new Set(['Patient', 'DocumentReference', 'Binary', 'List', 'Consent', 'AuditEvent', 'RelatedPerson']);
 
 /**
- * Whose accesses the DMP rules decide here: professionals and patients (and their legal
- * representatives). System clients are held by their registered SMART scopes (see the README).
+ * Whose accesses the DMP rules decide here: professionals, patients (and their legal
+ * representatives) and system clients, except the host's `operator` client, which its SMART
+ * scopes alone hold (see the README).
  */
 export function dmpRulesApply(principal: Principal): boolean {
-  return principal.kind === 'practitioner' || principal.kind === 'patient';
+  return principal.kind === 'practitioner' || principal.kind === 'patient' || (principal.kind === 'system' && principal.role !== 'operator');
+}
+
+/** The record part a stored resource of a DMP type belongs to (the Patient itself, or the rest). */
+function recordTarget(type: SupportedType): PolicyTarget {
+  return type === 'Patient' ? { kind: 'dmp', part: 'patient' } : { kind: 'dmp' };
+}
+
+/**
+ * A system client's rules do not depend on the record: what it may not search anywhere is refused
+ * before any record is named (403 with the reason).
+ */
+function assertSystemMaySearch(principal: Principal, type: SupportedType): void {
+  if (principal.kind !== 'system') return;
+  const decision = systemDecision(principal.role, 'search', recordTarget(type));
+  if (!decision.allow) throw refusal(decision, type);
 }
 
 function options(policy: DmpPolicy): PolicyOptions {
@@ -116,7 +132,7 @@ async function targetOf(repo: ResourceRepo, type: SupportedType, resource: Resou
       }
       return { kind: 'dmp' };
     default:
-      return { kind: 'dmp' };
+      return recordTarget(type);
   }
 }
 
@@ -140,6 +156,7 @@ export async function dmpSearchFilter(
   if (!policy || !dmpRulesApply(principal) || !DMP_TYPES.has(type)) {
     return { patientIds: [] };
   }
+  assertSystemMaySearch(principal, type);
   if (type === 'Patient') {
     // The Patient rows stay searchable (finding the patient); the DMP data a Patient search brings
     // along (_revinclude) comes only from the records it names, each under the rules (dmpFilterForPatients).
@@ -161,7 +178,11 @@ export async function dmpSearchFilter(
  * documents hidden from them, behave as absent. Patient rows stay findable, as in a search.
  */
 export async function dmpLookupFilter(principal: Principal, repo: ResourceRepo, policy: DmpPolicy | undefined, type: SupportedType, filters: readonly Filter[]): Promise<SecurityFilter | undefined> {
-  if (!policy || !dmpRulesApply(principal) || !DMP_TYPES.has(type) || type === 'Patient') {
+  if (!policy || !dmpRulesApply(principal) || !DMP_TYPES.has(type)) {
+    return undefined;
+  }
+  assertSystemMaySearch(principal, type);
+  if (type === 'Patient') {
     return undefined;
   }
   const named = await namedPatients(repo, type, filters);
@@ -211,7 +232,7 @@ export async function dmpFilterForPatients(
     if (!facts) {
       continue;
     }
-    const decision = decide(principal, type === 'AuditEvent' ? 'read-audit' : 'search', { kind: 'dmp' }, facts, opts);
+    const decision = decide(principal, type === 'AuditEvent' ? 'read-audit' : 'search', recordTarget(type), facts, opts);
     if (!decision.allow) {
       if (strict) {
         throw refusal(decision, `Patient/${patientId}`);

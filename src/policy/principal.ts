@@ -20,6 +20,18 @@ export interface ProfessionalIdentity {
   readonly regulator: boolean;
 }
 
+/**
+ * What a system client (SMART Backend Services) is in the DMP, as its registration says (`dmp_role`):
+ * - `insurer`: the health insurer's system (Assurance Maladie): opens DMPs, feeds reimbursement data,
+ *   looks records up; never reads documents, consents or traces;
+ * - `operator`: the host's own technical client (data migration, integration test benches): not
+ *   held by the DMP rules, only by its scopes; every access is audited under its client id.
+ * A system client registered without a role gets no DMP data at all (deny by default).
+ */
+export type SystemRole = 'insurer' | 'operator';
+
+export const SYSTEM_ROLES: readonly SystemRole[] = ['insurer', 'operator'];
+
 /** What the access token says beyond who: client, scopes, patient context, access mode. */
 export interface TokenContext {
   readonly clientId: string;
@@ -40,7 +52,7 @@ export type Principal =
   | { readonly kind: 'internal' }
   | { readonly kind: 'practitioner'; readonly professional: ProfessionalIdentity; readonly token: TokenContext }
   | { readonly kind: 'patient'; readonly patientId: string; readonly token: TokenContext }
-  | { readonly kind: 'system'; readonly token: TokenContext };
+  | { readonly kind: 'system'; readonly role?: SystemRole; readonly token: TokenContext };
 
 export type AuthenticatedPrincipal = Extract<Principal, { token: TokenContext }>;
 

@@ -40,7 +40,7 @@ export async function writeTestClients(): Promise<TestClients> {
   const secret = randomUUID();
   const appScope = 'openid fhirUser profile launch launch/patient offline_access online_access patient/*.cruds user/*.cruds';
   const clients = [
-    { client_id: 'test-backend', client_name: 'Test backend', redirect_uris: [], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key.publicJwk] }, scope: 'system/*.cruds', grant_types: ['client_credentials'] },
+    { client_id: 'test-backend', client_name: 'Test backend', redirect_uris: [], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key.publicJwk] }, scope: 'system/*.cruds', grant_types: ['client_credentials'], dmp_role: 'operator' },
     { client_id: 'test-public-app', client_name: 'Test public app', redirect_uris: [TEST_REDIRECT_URI], token_endpoint_auth_method: 'none', scope: appScope, grant_types: ['authorization_code', 'refresh_token'] },
     { client_id: 'test-confidential-app', client_name: 'Test confidential app', redirect_uris: [TEST_REDIRECT_URI], token_endpoint_auth_method: 'client_secret_basic', client_secret: secret, scope: appScope, grant_types: ['authorization_code', 'refresh_token'] },
   ];

@@ -48,7 +48,10 @@ export function patientUser(patientId = PATIENT_ID, fhirUser?: string): Principa
 /** A parent logged in as themselves (their own Patient), acting on the minor's DMP. */
 export const representative = (): Principal => patientUser('pat-parent', 'Patient/pat-parent');
 
-export const systemClient: Principal = { kind: 'system', token: token('normal', { clientId: 'insurer-backend', scope: 'system/*.cruds' }) };
+/** The insurer's Backend Services client (`dmp_role: insurer`). */
+export const systemClient: Principal = { kind: 'system', role: 'insurer', token: token('normal', { clientId: 'insurer-backend', scope: 'system/*.cruds' }) };
+/** A Backend Services client registered without a DMP role. */
+export const roleLessSystemClient: Principal = { kind: 'system', token: token('normal', { clientId: 'some-backend', scope: 'system/*.cruds' }) };
 export const internal: Principal = { kind: 'internal' };
 export const anonymous: Principal = { kind: 'anonymous' };
 

@@ -62,10 +62,14 @@ export interface SmartRig {
     /** client_secret_basic app whose redirect URI is the fhirclient app's. */
     readonly fhirclientApp: RigClient;
   };
-  /** Backend Services client (ES384, `system/*.cruds`). */
+  /** Backend Services client (ES384, `system/*.cruds`), DMP role operator: sets the data up. */
   readonly backend: RigBackend;
-  /** Backend Services client (RS384) registered for `system/Patient.rs` only. */
+  /** Backend Services client (RS384) registered for `system/Patient.rs` only, DMP role insurer. */
   readonly patientReader: RigBackend;
+  /** The insurer's Backend Services client (ES384, `system/*.cruds`, DMP role insurer). */
+  readonly insurer: RigBackend;
+  /** A Backend Services client (ES384, `system/*.cruds`) registered without a DMP role. */
+  readonly roleLess: RigBackend;
   /** Every log line of the rig's app. */
   readonly logs: string[];
   /** Patients created through the rig, and the (patient, professional) authorisations already recorded. */
@@ -85,12 +89,16 @@ export async function startSmartRig(): Promise<SmartRig> {
 
   const backendKey = await makeClientKey('ES384');
   const readerKey = await makeClientKey('RS384');
+  const insurerKey = await makeClientKey('ES384');
+  const roleLessKey = await makeClientKey('ES384');
   const secret = randomUUID();
   const fcSecret = randomUUID();
   const limitedScope = 'openid fhirUser launch/patient offline_access patient/Patient.rs patient/DocumentReference.rs';
   const registered = [
-    { client_id: 'rig-backend', redirect_uris: [], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [backendKey.publicJwk] }, scope: 'system/*.cruds', grant_types: ['client_credentials'] },
-    { client_id: 'rig-patient-reader', redirect_uris: [], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [readerKey.publicJwk] }, scope: 'system/Patient.rs', grant_types: ['client_credentials'] },
+    { client_id: 'rig-backend', redirect_uris: [], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [backendKey.publicJwk] }, scope: 'system/*.cruds', grant_types: ['client_credentials'], dmp_role: 'operator' },
+    { client_id: 'rig-patient-reader', redirect_uris: [], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [readerKey.publicJwk] }, scope: 'system/Patient.rs', grant_types: ['client_credentials'], dmp_role: 'insurer' },
+    { client_id: 'rig-insurer', redirect_uris: [], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [insurerKey.publicJwk] }, scope: 'system/*.cruds', grant_types: ['client_credentials'], dmp_role: 'insurer' },
+    { client_id: 'rig-role-less', redirect_uris: [], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [roleLessKey.publicJwk] }, scope: 'system/*.cruds', grant_types: ['client_credentials'] },
     { client_id: 'rig-public-app', redirect_uris: [TEST_REDIRECT_URI], token_endpoint_auth_method: 'none', scope: APP_SCOPE, grant_types: ['authorization_code', 'refresh_token'] },
     { client_id: 'rig-confidential-app', redirect_uris: [TEST_REDIRECT_URI], token_endpoint_auth_method: 'client_secret_basic', client_secret: secret, scope: APP_SCOPE, grant_types: ['authorization_code', 'refresh_token'] },
     { client_id: 'rig-other-app', redirect_uris: [TEST_REDIRECT_URI], token_endpoint_auth_method: 'none', scope: APP_SCOPE, grant_types: ['authorization_code', 'refresh_token'] },
@@ -138,6 +146,8 @@ export async function startSmartRig(): Promise<SmartRig> {
     },
     backend: { clientId: 'rig-backend', key: backendKey },
     patientReader: { clientId: 'rig-patient-reader', key: readerKey },
+    insurer: { clientId: 'rig-insurer', key: insurerKey },
+    roleLess: { clientId: 'rig-role-less', key: roleLessKey },
     logs,
     patients: [],
     authorised: new Set<string>(),
@@ -164,17 +174,18 @@ export async function backendTokenRequest(
 
 const systemTokens = new WeakMap<SmartRig, Map<string, string>>();
 
-/** A system token of the rig's backend client (`system/*.cruds` unless asked), cached per rig. */
-export async function rigSystemToken(rig: SmartRig, scope = 'system/*.cruds'): Promise<string> {
+/** A system token of one of the rig's backend clients (the operator `backend` and `system/*.cruds` unless asked), cached per rig. */
+export async function rigSystemToken(rig: SmartRig, scope = 'system/*.cruds', backend: RigBackend = rig.backend): Promise<string> {
   const cache = systemTokens.get(rig) ?? new Map<string, string>();
   systemTokens.set(rig, cache);
-  const cached = cache.get(scope);
+  const key = `${backend.clientId} ${scope}`;
+  const cached = cache.get(key);
   if (cached) {
     return cached;
   }
-  const res = await backendTokenRequest(rig, rig.backend, scope);
+  const res = await backendTokenRequest(rig, backend, scope);
   expect(res.status, JSON.stringify(res.body)).to.equal(200);
-  cache.set(scope, res.body.access_token as string);
+  cache.set(key, res.body.access_token as string);
   return res.body.access_token as string;
 }
 

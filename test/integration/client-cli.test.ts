@@ -106,6 +106,24 @@ describe('npm run client (scripts/client.ts as a child process)', function () {
     expect(run.stderr).to.contain('Usage: npm run client');
   });
 
+  it('when a Backend Services client is added with --role insurer, then the role is registered, printed and listed', async () => {
+    const id = unique('insurer');
+    const run = await cli(['add', '--id', id, '--role', 'insurer', '--scope', 'system/*.cruds']);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stdout).to.match(/DMP role:\s+insurer/);
+    expect(registered(id)?.dmp_role).to.equal('insurer');
+    const listed = (await cli(['list'])).stdout.split('\n').find((l) => l.startsWith(`${id} `)) as string;
+    expect(listed).to.match(/\sinsurer\s+system\/\*\.cruds$/);
+  });
+
+  it('when the role is not one the DMP knows, then the client is refused and not registered', async () => {
+    const id = unique('badrole');
+    const run = await cli(['add', '--id', id, '--role', 'superuser']);
+    expect(run.code).to.not.equal(0);
+    expect(run.stderr).to.contain('dmp_role must be one of insurer, operator');
+    expect(registered(id)).to.equal(undefined);
+  });
+
   it('when a client_secret_basic client is added without --secret, then a generated secret is printed once and registered', async () => {
     const id = unique('conf');
     const run = await cli(['add', '--id', id, '--auth', 'client_secret_basic', '--redirect-uri', 'https://app.example/cb']);
@@ -116,14 +134,14 @@ describe('npm run client (scripts/client.ts as a child process)', function () {
     expect(registered(id)?.client_secret).to.equal(secret);
   });
 
-  it('when the clients are listed, then ids, names, methods, grants and scopes appear but no secret', async () => {
+  it('when the clients are listed, then ids, names, methods, grants, DMP roles and scopes appear but no secret', async () => {
     const id = unique('listed');
     const added = await cli(['add', '--id', id, '--name', 'Listed app', '--auth', 'client_secret_basic', '--secret', 'very-secret-value-0123456789', '--redirect-uri', 'https://app.example/cb', '--scope', 'openid user/Patient.rs']);
     expect(added.code, added.stderr).to.equal(0);
     const run = await cli(['list']);
     expect(run.code, run.stderr).to.equal(0);
     const line = run.stdout.split('\n').find((l) => l.startsWith(`${id} `)) as string;
-    expect(line).to.match(new RegExp(`^${id}\\s+Listed app\\s+client_secret_basic\\s+authorization_code,refresh_token\\s+openid user/Patient.rs$`));
+    expect(line).to.match(new RegExp(`^${id}\\s+Listed app\\s+client_secret_basic\\s+authorization_code,refresh_token\\s+-\\s+openid user/Patient.rs$`));
     for (const c of readClientsFile(clientsFile)) {
       if (c.client_secret) {
         expect(run.stdout).to.not.contain(c.client_secret);

@@ -1,5 +1,5 @@
 /**
- * THE leak matrix of the DMP rules (issue 4): every kind of principal, with a real token of the SMART
+ * THE leak matrix of the DMP rules (issue 4): every kind of principal (professionals, patients, system clients), with a real token of the SMART
  * rig, through every read path, for every kind of document. The expected visibility is written by
  * hand from the rules (one row per principal, below); a cell fails on any leak (a document visible,
  * listed or counted where it must not be) and on any over-blocking (a document the rules let the
@@ -27,7 +27,7 @@ import {
   type RigProfessional,
   type Visibility,
 } from '../helpers/dmp-rig.js';
-import { rigCreate, rigFetch, startSmartRig, type SmartRig } from '../helpers/smart-flow.js';
+import { rigCreate, rigFetch, rigSystemToken, startSmartRig, type SmartRig } from '../helpers/smart-flow.js';
 
 // ---------------------------------------------------------------------------------------------
 // The table
@@ -44,7 +44,7 @@ const DOCS: Record<DocKey, { label: string; type: string; labels: Visibility[] }
 };
 const DOC_KEYS = Object.keys(DOCS) as DocKey[];
 
-type PrincipalKey = 'médecin' | 'nurse' | 'unauthorised' | 'blocked' | 'traitant' | 'author' | 'patient' | 'representative' | 'emergency';
+type PrincipalKey = 'médecin' | 'nurse' | 'unauthorised' | 'blocked' | 'traitant' | 'author' | 'patient' | 'representative' | 'emergency' | 'insurer' | 'roleLess';
 
 /** What each principal must see of its record: the documents, or a refusal of the whole record (403 + reason). */
 type Expected = { readonly sees: readonly DocKey[] } | { readonly refused: string };
@@ -59,6 +59,8 @@ const PRINCIPALS: Record<PrincipalKey, { label: string; record: 'adult' | 'minor
   patient: { label: 'the patient', record: 'adult', expected: { sees: ['masked', 'psychiatric', 'normal', 'hiddenFromRepresentatives'] } },
   representative: { label: 'the legal representative of the minor', record: 'minor', expected: { sees: ['masked', 'psychiatric', 'normal'] } },
   emergency: { label: 'an unauthorised médecin in bris de glace', record: 'adult', expected: { sees: ['invisible', 'psychiatric', 'normal', 'hiddenFromRepresentatives'] } },
+  insurer: { label: "the insurer's system client (system/*.cruds)", record: 'adult', expected: { refused: 'system-not-allowed' } },
+  roleLess: { label: 'a system client without a DMP role (system/*.cruds)', record: 'adult', expected: { refused: 'system-not-allowed' } },
 };
 const PRINCIPAL_KEYS = Object.keys(PRINCIPALS) as PrincipalKey[];
 
@@ -227,6 +229,8 @@ describe('DMP leak matrix: every principal × every read path × every kind of d
     tokens.emergency = await professionalToken(rig, pros.emergency, adult.id, { scope: 'patient/*.rs', accessMode: 'bris_de_glace', accessReason: 'Patient inconscient aux urgences' });
     tokens.patient = await patientToken(rig, patientUser(rig, adult));
     tokens.representative = await representativeToken(rig, patientUser(rig, parent), minor.id);
+    tokens.insurer = await rigSystemToken(rig, 'system/*.cruds', rig.insurer);
+    tokens.roleLess = await rigSystemToken(rig, 'system/*.cruds', rig.roleLess);
   });
 
   after(async () => {

@@ -1,13 +1,12 @@
 /**
  * The DMP access rules of issue 4 (rules 1 to 9), over HTTP with real tokens of the SMART rig: the
  * professionals and patients log in at the rig's upstream provider; nothing is decided by a test
- * back door. System clients stay governed by their SMART scopes only (see the README): the last
- * section checks that the DMP rules change nothing for them. The audit trail of these accesses is
- * checked at the end.
+ * back door. System clients act by their registered DMP role (the insurer, none, the host operator):
+ * their section comes last but one. The audit trail of these accesses is checked at the end.
  */
 import { expect } from 'chai';
 import type { AuditEvent, Bundle, DocumentReference, OperationOutcome, Patient } from '@medplum/fhirtypes';
-import { IDNST_SYSTEM, VISIBILITY_SYSTEM } from '../../src/dmp/identifiers.js';
+import { DOC_TYPE_COMPLEMENTARY_SYSTEM, IDNST_SYSTEM, INS_NIR_TEST_SYSTEM, VISIBILITY_SYSTEM } from '../../src/dmp/identifiers.js';
 import { unique } from '../helpers/fhir.js';
 import {
   auditEventsOf,
@@ -471,15 +470,80 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
     });
   });
 
-  describe('system clients: governed by their SMART scopes only (the DMP rules change nothing for them)', () => {
-    it('when the backend client reads masked, invisible and closed-record documents and searches without naming a patient, then everything answers as before the rules', async () => {
+  describe('system clients: the insurer, a client without a DMP role, the host operator', () => {
+    const remb = (patientId: string): DocumentReference => documentOf(patientId, { type: 'REMB', typeSystem: DOC_TYPE_COMPLEMENTARY_SYSTEM, title: 'remboursements.pdf' });
+    const insurer = (): Promise<string> => rigSystemToken(rig, 'system/*.cruds', rig.insurer);
+    const roleLess = (): Promise<string> => rigSystemToken(rig, 'system/*.cruds', rig.roleLess);
+
+    it('when the insurer feeds a reimbursement document (REMB), then 201; a consultation note, then 403 system-not-allowed and nothing is stored', async () => {
+      const token = await insurer();
+      const fed = await json<Doc>(await send(token, 'POST', 'DocumentReference', remb(patient.id)), 201);
+      expect(fed.id).to.be.a('string');
+      const note = documentOf(patient.id, { title: unique('insurer-note-') });
+      await expectRefused(await send(token, 'POST', 'DocumentReference', note), 'system-not-allowed');
+      const found = await searchDocs(tokens.patient, patient.id);
+      expect(found.entry?.map((e) => (e.resource as Doc).content[0].attachment.title)).to.not.include(note.content[0].attachment.title);
+    });
+
+    it('when the insurer feeds a closed DMP, then 403 dmp-closed', async () => {
+      await expectRefused(await send(await insurer(), 'POST', 'DocumentReference', remb(closed.id)), 'dmp-closed');
+    });
+
+    it('when the insurer reads or looks up the record (Patient read, Patient search by INS), then it is served', async () => {
+      const token = await insurer();
+      expect((await json<Patient>(await get(token, `Patient/${patient.id}`), 200)).id).to.equal(patient.id);
+      const found = await json<Bundle>(await get(token, `Patient?identifier=${encodeURIComponent(`${INS_NIR_TEST_SYSTEM}|${patient.ins}`)}`), 200);
+      expect(idsIn(found, 'Patient')).to.deep.equal([patient.id]);
+    });
+
+    it('when the insurer reads documents, even its own REMB, their Binary, consents, traces or representatives, then each is 403 system-not-allowed', async () => {
+      const token = await insurer();
+      const fed = await json<Doc>(await send(token, 'POST', 'DocumentReference', remb(patient.id)), 201);
+      for (const path of [
+        `DocumentReference/${docs.normal.id}`,
+        `DocumentReference/${fed.id}`,
+        `DocumentReference?patient=${patient.id}`,
+        `Consent?patient=${patient.id}`,
+        `AuditEvent?patient=${patient.id}`,
+        `RelatedPerson?patient=${minor.id}`,
+        `List?patient=${patient.id}`,
+        `Patient/${patient.id}/$verify-audit`,
+      ]) {
+        await expectRefused(await get(token, path), 'system-not-allowed');
+      }
+    });
+
+    it('when the insurer changes the Patient, deletes a document or records a Consent, then 403 system-not-allowed and nothing changes', async () => {
+      const token = await insurer();
+      const { ins: _ins, ...stored } = patient;
+      await expectRefused(await send(token, 'PUT', `Patient/${patient.id}`, { ...stored, active: false }), 'system-not-allowed');
+      expect((await json<Patient>(await get(tokens.patient, `Patient/${patient.id}`), 200)).active).to.not.equal(false);
+      await expectRefused(await send(token, 'DELETE', `DocumentReference/${docs.normal.id}`), 'system-not-allowed');
+      expect((await get(tokens.authorised, `DocumentReference/${docs.normal.id}`)).status).to.equal(200);
+      await expectRefused(await send(token, 'POST', 'Consent', authorisation(patient.id, practitionerRef(pros.unauthorised.practitionerId))), 'system-not-allowed');
+      await expectRefused(await get(tokens.unauthorised, `DocumentReference/${docs.normal.id}`), 'not-authorised');
+    });
+
+    it('when a system client registered without a DMP role reads, searches or feeds the DMP, then 403 system-not-allowed; the directory stays open to its scopes', async () => {
+      const token = await roleLess();
+      await expectRefused(await get(token, `Patient/${patient.id}`), 'system-not-allowed');
+      await expectRefused(await get(token, 'Patient?_count=1'), 'system-not-allowed');
+      await expectRefused(await get(token, `DocumentReference?patient=${patient.id}`), 'system-not-allowed');
+      await expectRefused(await send(token, 'POST', 'DocumentReference', remb(patient.id)), 'system-not-allowed');
+      expect((await get(token, `Practitioner/${pros.authorised.practitionerId}`)).status).to.equal(200);
+    });
+
+    it("when the host's operator client reads masked, invisible and closed-record documents, then its scopes alone decide (200), and each access is traced under its client id", async () => {
       const token = await rigSystemToken(rig);
-      for (const doc of [docs.masked, docs.invisibleRecent, docs.psychiatric, closedDoc, minorDocs.hiddenFromRepresentatives]) {
+      const requestId = unique('req-operator-');
+      expect((await get(token, `DocumentReference/${docs.masked.id}`, { 'x-request-id': requestId })).status).to.equal(200);
+      for (const doc of [docs.invisibleRecent, docs.psychiatric, closedDoc, minorDocs.hiddenFromRepresentatives]) {
         expect((await json<Doc>(await get(token, `DocumentReference/${doc.id}`), 200)).id).to.equal(doc.id);
       }
-      const bundle = await searchDocs(token, patient.id);
-      expect(idsIn(bundle, 'DocumentReference')).to.include.members([docs.masked.id, docs.invisibleRecent.id, docs.psychiatric.id]);
       expect((await get(token, 'DocumentReference?_count=1')).status).to.equal(200);
+      const [event] = await auditEventsOf(rig, patient.id, requestId);
+      expect(event?.outcome).to.equal('0');
+      expect(JSON.stringify(event?.agent)).to.contain(rig.backend.clientId);
     });
   });
 

@@ -311,7 +311,27 @@ describe('client administration (npm run client)', () => {
       const { client } = await buildClient({ id: 'conf', auth: 'client_secret_basic', secret: 'a-long-enough-secret-value', redirectUris: ['https://app.example/cb'] });
       const line = JSON.stringify(describeClient(client));
       expect(line).to.not.contain('a-long-enough-secret-value');
-      expect(describeClient(client)).to.deep.equal({ id: 'conf', name: '', auth: 'client_secret_basic', grants: 'authorization_code,refresh_token', scope: DEFAULT_APP_SCOPE });
+      expect(describeClient(client)).to.deep.equal({ id: 'conf', name: '', auth: 'client_secret_basic', grants: 'authorization_code,refresh_token', role: '-', scope: DEFAULT_APP_SCOPE });
+    });
+  });
+
+  describe('DMP role of Backend Services clients', () => {
+    it('when a Backend Services client is added with --role insurer or operator, then the role is registered and listed', async () => {
+      for (const role of ['insurer', 'operator'] as const) {
+        const { client } = await buildClient({ id: `svc-${role}`, role });
+        expect(client.dmp_role).to.equal(role);
+        expect(describeClient(client).role).to.equal(role);
+      }
+    });
+
+    it('when no role is given, then none is registered (the client gets no DMP data)', async () => {
+      const { client } = await buildClient({ id: 'svc' });
+      expect(client).to.not.have.property('dmp_role');
+    });
+
+    it('when the role is unknown or given to a user-facing app, then it is refused', async () => {
+      expect((await rejection(buildClient({ id: 'svc', role: 'admin' }))).message).to.contain('dmp_role must be one of insurer, operator');
+      expect((await rejection(buildClient({ id: 'app', role: 'insurer', redirectUris: ['https://app.example/cb'] }))).message).to.contain('dmp_role is for Backend Services clients');
     });
   });
 });

@@ -49,6 +49,7 @@ describe('demo SMART clients (first start with the demo data)', () => {
     expect(backend.token_endpoint_auth_method).to.equal('private_key_jwt');
     expect(backend.grant_types).to.deep.equal(['client_credentials']);
     expect(backend.scope).to.equal(DEMO_BACKEND_SCOPE);
+    expect(backend.dmp_role, 'the demo backend is the host operator of fictitious data').to.equal('operator');
     expect(backend.jwks?.keys).to.have.length(1);
     const pub = backend.jwks!.keys[0];
     expect(pub).to.include({ kty: 'EC', crv: 'P-384', alg: 'ES384' });

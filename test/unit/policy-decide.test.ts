@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { decide, type PolicyAction, type PolicyDecision, type PolicyTarget, type ConsentFacts, type DocumentFacts, type PatientFacts } from '../../src/policy/decide.js';
+import { decide, systemDecision, type PolicyAction, type PolicyDecision, type PolicyTarget, type ConsentFacts, type DocumentFacts, type PatientFacts } from '../../src/policy/decide.js';
 import { HabilitationMatrix } from '../../src/policy/habilitation-matrix.js';
 import type { Principal } from '../../src/policy/principal.js';
 import type { ReasonCode } from '../../src/policy/reasons.js';
@@ -22,10 +22,12 @@ import {
   professional,
   regulator,
   representative,
+  roleLessSystemClient,
   systemClient,
 } from '../helpers/policy-fixtures.js';
 
 const DMP: PolicyTarget = { kind: 'dmp' };
+const PATIENT_RECORD: PolicyTarget = { kind: 'dmp', part: 'patient' };
 const document = (d: DocumentFacts): PolicyTarget => ({ kind: 'document', document: d });
 const consent = (c: Partial<ConsentFacts> = {}): PolicyTarget => ({
   kind: 'consent',
@@ -472,9 +474,30 @@ describe('policy decide: principal kinds', () => {
     expectDenied(check(systemClient, 'create', document(doc()), facts()), 'system-not-allowed', 'patient');
   });
 
-  it('when a system client searches or reads the record itself (pilotage), then it is allowed', () => {
-    expectAllowed(check(systemClient, 'search', DMP, facts()), 'system-client');
-    expectAllowed(check(systemClient, 'read', DMP, facts()), 'system-client');
+  it('when the insurer searches, reads or opens the record itself (the Patient), then it is allowed', () => {
+    expectAllowed(check(systemClient, 'search', PATIENT_RECORD, facts()), 'system-client');
+    expectAllowed(check(systemClient, 'read', PATIENT_RECORD, facts()), 'system-client');
+    expectAllowed(check(systemClient, 'create', PATIENT_RECORD, facts()), 'system-client');
+  });
+
+  it("when the insurer reads the record's other data (lists, representatives) or changes the Patient, then it is refused", () => {
+    expectDenied(check(systemClient, 'search', DMP, facts()), 'system-not-allowed', 'patient');
+    expectDenied(check(systemClient, 'read', DMP, facts()), 'system-not-allowed', 'patient');
+    expectDenied(check(systemClient, 'update', PATIENT_RECORD, facts()), 'system-not-allowed', 'patient');
+    expectDenied(check(systemClient, 'delete', PATIENT_RECORD, facts()), 'system-not-allowed', 'patient');
+  });
+
+  it('when a system client without a DMP role asks anything, then it is refused (deny by default)', () => {
+    for (const [action, target] of [['read', PATIENT_RECORD], ['search', PATIENT_RECORD], ['create', PATIENT_RECORD], ['create', document(a05Doc('REMB'))], ['read', document(doc())], ['read-audit', DMP]] as const) {
+      expectDenied(check(roleLessSystemClient, action, target, facts()), 'system-not-allowed', 'patient');
+    }
+  });
+
+  it('when the decision for a system client is asked before the record is known, then it is the same as with the record', () => {
+    expect(systemDecision('insurer', 'search', PATIENT_RECORD)).to.deep.equal({ allow: true, reason: 'system-client' });
+    expect(systemDecision('insurer', 'search', DMP).allow).to.equal(false);
+    expect(systemDecision(undefined, 'search', PATIENT_RECORD).allow).to.equal(false);
+    expect(systemDecision('operator', 'read', PATIENT_RECORD).allow, 'operators are not decided here: refused if asked').to.equal(false);
   });
 
   it('when the server itself acts (internal), then everything is allowed', () => {
