@@ -11,8 +11,9 @@
  * - A legal representative is a `patient` principal acting on another Patient's DMP, listed in
  *   `PatientFacts.legalRepresentativeIds`, and only while `isMinor`.
  * - System clients act by their registered role. The insurer feeds REMB, opens a DMP (create on the
- *   record) and reads or searches the record itself (the Patient) for management; it never reads
- *   documents, lists, consents or traces. A system client without a role gets nothing. (The host's
+ *   record), reads or searches the record itself (the Patient) and reads back its REMB documents (so
+ *   its feed can be idempotent); other documents look absent to it, and it never reads lists,
+ *   consents or traces. A system client without a role gets nothing. (The host's
  *   `operator` client is not decided here: dmp-gate leaves it to its scopes.)
  * - A professional may record (manage-consent) only a TREAT permit for themselves or their structure,
  *   given in the patient's presence; blocks, oppositions and extended rights belong to the patient.
@@ -86,11 +87,11 @@ export interface ConsentFacts {
 }
 
 /**
- * What the action applies to: the record (`part: 'patient'` for the Patient itself, else the record's
- * other data: lists, representatives, a search's patient gate), a document, a Consent.
+ * What the action applies to: the record (`part`: the Patient itself, its documents as a search's
+ * patient gate, else the record's other data: lists, representatives), a document, a Consent.
  */
 export type PolicyTarget =
-  | { readonly kind: 'dmp'; readonly part?: 'patient' }
+  | { readonly kind: 'dmp'; readonly part?: 'patient' | 'documents' }
   | { readonly kind: 'document'; readonly document: DocumentFacts }
   | { readonly kind: 'consent'; readonly consent: ConsentFacts };
 
@@ -108,7 +109,7 @@ export type PolicyDecision =
   | { readonly allow: false; readonly reason: DenyReason; readonly level: DenialLevel };
 
 const DAY_MS = 86_400_000;
-const DMP: PolicyTarget = { kind: 'dmp' };
+const DOCUMENTS_GATE: PolicyTarget = { kind: 'dmp', part: 'documents' };
 
 const allow = (reason: AllowReason): PolicyDecision => ({ allow: true, reason });
 const deny = (reason: DenyReason): PolicyDecision => ({ allow: false, reason, level: denialLevel(reason) });
@@ -298,7 +299,7 @@ function invisibleUntilCreatedBefore(options: PolicyOptions): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// System clients (the insurer): feed REMB, open a DMP, search for management; never read documents
+// System clients by role: the insurer opens DMPs, feeds and reads back REMB, looks records up
 // ---------------------------------------------------------------------------------------------
 
 function forSystem(role: SystemRole | undefined, action: PolicyAction, target: PolicyTarget, facts: PatientFacts): PolicyDecision {
@@ -310,9 +311,23 @@ function forSystem(role: SystemRole | undefined, action: PolicyAction, target: P
 /** A system client's decision before the record's state is known (it depends on nothing else). */
 export function systemDecision(role: SystemRole | undefined, action: PolicyAction, target: PolicyTarget): PolicyDecision {
   if (role !== 'insurer') return deny('system-not-allowed');
-  if (target.kind === 'dmp' && target.part === 'patient' && (action === 'read' || action === 'search' || action === 'create')) return allow('system-client');
-  if (action === 'create' && target.kind === 'document' && isReimbursement(target.document)) return allow('system-client');
+  const reads = action === 'read' || action === 'search';
+  if (target.kind === 'dmp' && target.part === 'patient' && (reads || action === 'create')) return allow('system-client');
+  // The documents' search gate: readableDocumentConstraints narrows it to REMB.
+  if (target.kind === 'dmp' && target.part === 'documents' && action === 'search') return allow('system-client');
+  if (target.kind === 'document' && (reads || action === 'create')) {
+    if (isReimbursement(target.document)) return allow('system-client');
+    return reads ? deny('insurer-reimbursement-only') : deny('system-not-allowed');
+  }
   return deny('system-not-allowed');
+}
+
+const REIMBURSEMENT_TYPE: TypeCoding = { system: DOC_TYPE_COMPLEMENTARY_SYSTEM, code: 'REMB' };
+
+/** The documents a system client reads, in any record (its rules do not depend on the record): the insurer, REMB only. */
+export function systemDocumentConstraints(role: SystemRole | undefined): DocumentConstraints {
+  if (role !== 'insurer') return { none: true, reason: 'system-not-allowed' };
+  return { none: false, allowedTypes: [REIMBURSEMENT_TYPE], allowedTypeCodes: [REIMBURSEMENT_TYPE.code], hiddenLabels: [] };
 }
 
 function isReimbursement(doc: DocumentFacts): boolean {
@@ -353,7 +368,7 @@ export type DocumentConstraints =
 
 /** The document filter of a search by `principal` in this DMP (see DocumentConstraints). */
 export function readableDocumentConstraints(principal: Principal, facts: PatientFacts, options: PolicyOptions): DocumentConstraints {
-  const gate = decide(principal, 'search', DMP, facts, options);
+  const gate = decide(principal, 'search', DOCUMENTS_GATE, facts, options);
   if (!gate.allow) return { none: true, reason: gate.reason };
   switch (principal.kind) {
     case 'internal':
@@ -377,8 +392,10 @@ export function readableDocumentConstraints(principal: Principal, facts: Patient
         visibleAfter: { label: VISIBILITY.INVISIBLE_PATIENT, createdAtOrBefore: invisibleUntilCreatedBefore(options) },
       };
     }
+    case 'system':
+      return systemDocumentConstraints(principal.role);
     default:
-      return { none: true, reason: principal.kind === 'system' ? 'system-not-allowed' : 'default-deny' };
+      return { none: true, reason: 'default-deny' };
   }
 }
 

@@ -6,7 +6,7 @@ import type { SupportedType } from '../fhir/resource-types.js';
 import type { ResourceRepo } from '../repo/resource-repo.js';
 import { and, or, SqlParams } from '../repo/sql.js';
 import { filterPredicate } from '../repo/search-sql/filters.js';
-import { decide, readableDocumentConstraints, systemDecision, type PatientFacts, type PolicyAction, type PolicyDecision, type PolicyOptions, type PolicyTarget } from './decide.js';
+import { decide, readableDocumentConstraints, systemDecision, systemDocumentConstraints, type PatientFacts, type PolicyAction, type PolicyDecision, type PolicyOptions, type PolicyTarget } from './decide.js';
 import { documentConstraintSql } from './document-filter.js';
 import { consentFactsFromDb, documentFactsFromDb, loadPatientFacts } from './facts.js';
 import type { HabilitationMatrix } from './habilitation-matrix.js';
@@ -32,9 +32,11 @@ export function dmpRulesApply(principal: Principal): boolean {
   return principal.kind === 'practitioner' || principal.kind === 'patient' || (principal.kind === 'system' && principal.role !== 'operator');
 }
 
-/** The record part a stored resource of a DMP type belongs to (the Patient itself, or the rest). */
+/** The record part a stored resource or a search of a DMP type is about (the Patient itself, its documents, or the rest). */
 function recordTarget(type: SupportedType): PolicyTarget {
-  return type === 'Patient' ? { kind: 'dmp', part: 'patient' } : { kind: 'dmp' };
+  if (type === 'Patient') return { kind: 'dmp', part: 'patient' };
+  if (type === 'DocumentReference') return { kind: 'dmp', part: 'documents' };
+  return { kind: 'dmp' };
 }
 
 /**
@@ -169,6 +171,10 @@ export async function dmpSearchFilter(
     return { filter: securityFilterFromSql(type, () => 'FALSE'), patientIds: [] };
   }
   const patientIds = await searchedPatients(principal as AuthenticatedPrincipal, repo, type, filters);
+  if (principal.kind === 'system' && patientIds.length === 0) {
+    // The insurer's documents across records (its rules do not depend on the record): REMB only.
+    return { filter: securityFilterFromSql(type, (q, alias) => documentConstraintSql(q, alias, systemDocumentConstraints(principal.role))), patientIds };
+  }
   return { filter: await dmpFilterForPatients(principal, repo, policy, type, patientIds, patientIds.length === 1, factsCache), patientIds };
 }
 
@@ -252,7 +258,7 @@ function ownTraces(practitionerId: string): SecurityFilter {
   );
 }
 
-/** The patients a DMP search is about: the token's patient, or the ones its filters name. */
+/** The patients a DMP search is about: the token's patient, or the ones its filters name (none for a system client's search across records). */
 async function searchedPatients(principal: AuthenticatedPrincipal, repo: ResourceRepo, type: SupportedType, filters: readonly Filter[]): Promise<string[]> {
   const named = await namedPatients(repo, type, filters);
   if (named.length > 0) {
@@ -261,6 +267,9 @@ async function searchedPatients(principal: AuthenticatedPrincipal, repo: Resourc
   const own = principal.token.patientId ?? (principal.kind === 'patient' ? principal.patientId : undefined);
   if (own) {
     return [own];
+  }
+  if (principal.kind === 'system') {
+    return [];
   }
   throw new FhirError('BAD_REQUEST', `Searches of ${type} in the DMP name the patient: add patient=<id>, subject=Patient/<id> or patient.identifier=<INS system>|<INS>`, ['patient']);
 }

@@ -112,8 +112,8 @@ export const REASON_LIST = [
     text: 'Le titulaire de ce DMP n\'est plus mineur : son représentant légal n\'agit plus pour lui.',
     english: 'The holder of this DMP is no longer a minor: their legal representative no longer acts for them.' },
   { code: 'system-not-allowed', outcome: 'deny', level: 'patient', display: 'Interdit aux clients système',
-    text: "Un client système n'accède au DMP que selon son rôle enregistré : l'assurance maladie ouvre les DMP, les alimente en données de remboursement et recherche les dossiers ; elle ne lit ni documents, ni autorisations, ni traces. Sans rôle, aucun accès.",
-    english: 'A system client reaches the DMP only through its registered role: the insurer opens DMPs, feeds reimbursement data and looks records up; it reads no documents, consents or traces. Without a role, no access.' },
+    text: "Un client système n'accède au DMP que selon son rôle enregistré : l'assurance maladie ouvre les DMP, les alimente en données de remboursement (qu'elle seule relit) et recherche les dossiers ; elle ne lit ni autres documents, ni autorisations, ni traces. Sans rôle, aucun accès.",
+    english: 'A system client reaches the DMP only through its registered role: the insurer opens DMPs, feeds reimbursement data (which only it reads back) and looks records up; it reads no other documents, consents or traces. Without a role, no access.' },
   { code: 'default-deny', outcome: 'deny', level: 'patient', display: 'Refus par défaut',
     text: 'Cette action n\'est prévue par aucune règle d\'accès au DMP : elle est refusée par défaut.',
     english: 'No DMP access rule allows this action: it is denied by default.' },
@@ -134,6 +134,9 @@ export const REASON_LIST = [
   { code: 'invisible-to-representatives', outcome: 'deny', level: 'document', display: 'Document non visible des représentants légaux',
     text: 'Ce document n\'est pas visible des représentants légaux du mineur, à sa demande.',
     english: 'This document is hidden from the minor\'s legal representatives, at the minor\'s request.' },
+  { code: 'insurer-reimbursement-only', outcome: 'deny', level: 'document', display: 'Hors données de remboursement',
+    text: "Le client de l'assurance maladie ne consulte que les données de remboursement (REMB) qu'il alimente.",
+    english: "The insurer's client reads only the reimbursement data (REMB) it feeds." },
 ] as const satisfies readonly ReasonDefinition[];
 
 type Reason = (typeof REASON_LIST)[number];

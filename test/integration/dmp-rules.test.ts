@@ -496,13 +496,20 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
       expect(idsIn(found, 'Patient')).to.deep.equal([patient.id]);
     });
 
-    it('when the insurer reads documents, even its own REMB, their Binary, consents, traces or representatives, then each is 403 system-not-allowed', async () => {
+    it('when the insurer reads its REMB documents back, then they are served and listed; every other document is absent to it (404, not listed)', async () => {
       const token = await insurer();
       const fed = await json<Doc>(await send(token, 'POST', 'DocumentReference', remb(patient.id)), 201);
+      expect((await json<Doc>(await get(token, `DocumentReference/${fed.id}`), 200)).id).to.equal(fed.id);
+      await expectAbsent(await get(token, `DocumentReference/${docs.normal.id}`));
+      const listed = await searchDocs(token, patient.id);
+      expect(idsIn(listed, 'DocumentReference')).to.include(fed.id);
+      expect(listed.entry?.every((e) => (e.resource as Doc).type?.coding?.[0]?.code === 'REMB'), 'only REMB documents are listed').to.equal(true);
+      expect(listed.total).to.equal(listed.entry?.length);
+    });
+
+    it('when the insurer reads consents, traces, representatives or lists, then each is 403 system-not-allowed', async () => {
+      const token = await insurer();
       for (const path of [
-        `DocumentReference/${docs.normal.id}`,
-        `DocumentReference/${fed.id}`,
-        `DocumentReference?patient=${patient.id}`,
         `Consent?patient=${patient.id}`,
         `AuditEvent?patient=${patient.id}`,
         `RelatedPerson?patient=${minor.id}`,
@@ -529,6 +536,7 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
       await expectRefused(await get(token, `Patient/${patient.id}`), 'system-not-allowed');
       await expectRefused(await get(token, 'Patient?_count=1'), 'system-not-allowed');
       await expectRefused(await get(token, `DocumentReference?patient=${patient.id}`), 'system-not-allowed');
+      await expectRefused(await get(token, `DocumentReference/${docs.normal.id}`), 'system-not-allowed');
       await expectRefused(await send(token, 'POST', 'DocumentReference', remb(patient.id)), 'system-not-allowed');
       expect((await get(token, `Practitioner/${pros.authorised.practitionerId}`)).status).to.equal(200);
     });

@@ -26,6 +26,7 @@ import {
   professional,
   regulator,
   representative,
+  roleLessSystemClient,
   systemClient,
 } from '../helpers/policy-fixtures.js';
 
@@ -87,7 +88,9 @@ const PRINCIPALS: [string, Principal, PatientFacts][] = [
   ['legal representative', representative(), facts()],
   ['legal representative of an adult', representative(), facts({ isMinor: false })],
   ['another patient', patientUser('pat-stranger'), facts()],
-  ['system client', systemClient, facts()],
+  ['insurer system client', systemClient, facts()],
+  ['insurer system client, closed DMP', systemClient, facts({ closed: true })],
+  ['system client without a DMP role', roleLessSystemClient, facts()],
   ['internal', internal, facts()],
   ['anonymous', anonymous, facts()],
 ];
@@ -142,6 +145,11 @@ describe('policy constraints: shape', () => {
 
   it('when the patient-level gate refuses, then the filter keeps nothing and says why', () => {
     expect(readableDocumentConstraints(doctor(), facts(), OPTIONS)).to.deep.equal({ none: true, reason: 'not-authorised' });
-    expect(readableDocumentConstraints(systemClient, facts(), OPTIONS)).to.deep.equal({ none: true, reason: 'system-not-allowed' });
+    expect(readableDocumentConstraints(roleLessSystemClient, facts(), OPTIONS)).to.deep.equal({ none: true, reason: 'system-not-allowed' });
+  });
+
+  it("when the insurer searches a record's documents, then only reimbursement documents (REMB of TRE_A05) pass", () => {
+    const c = readableDocumentConstraints(systemClient, facts(), OPTIONS);
+    expect(!c.none && c.allowedTypeCodes).to.deep.equal(['REMB']);
   });
 });

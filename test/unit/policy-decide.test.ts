@@ -97,8 +97,10 @@ describe('policy decide: rule 1, patient authorisation', () => {
     expectAllowed(check(patientUser(), 'manage-consent', consent({ provisionType: 'deny' }), facts()), 'patient-self');
   });
 
-  it('when a system client reads a document, then it is refused (system clients never read documents)', () => {
-    expectDenied(check(systemClient, 'read', document(doc()), authorising('pr-nurse')), 'system-not-allowed', 'patient');
+  it('when the insurer reads a document other than reimbursement data, then it is absent to it; its REMB documents it reads back', () => {
+    expectDenied(check(systemClient, 'read', document(doc()), authorising('pr-nurse')), 'insurer-reimbursement-only', 'document');
+    expectAllowed(check(systemClient, 'read', document(a05Doc('REMB')), facts()), 'system-client');
+    expectAllowed(check(systemClient, 'search', { kind: 'dmp', part: 'documents' }, facts()), 'system-client');
   });
 });
 
