@@ -10,7 +10,7 @@ import { decide, readableDocumentConstraints, systemDecision, systemDocumentCons
 import { documentConstraintSql } from './document-filter.js';
 import { consentFactsFromDb, documentFactsFromDb, loadPatientFacts } from './facts.js';
 import type { HabilitationMatrix } from './habilitation-matrix.js';
-import type { AuthenticatedPrincipal, Principal } from './principal.js';
+import type { AuthenticatedPrincipal, Principal, SystemRole } from './principal.js';
 import { ACCESS_REASON_SYSTEM, reasonText } from './reasons.js';
 import { securityFilterFromSql, type SecurityFilter } from './search-filter.js';
 
@@ -172,8 +172,7 @@ export async function dmpSearchFilter(
   }
   const patientIds = await searchedPatients(principal as AuthenticatedPrincipal, repo, type, filters);
   if (principal.kind === 'system' && patientIds.length === 0) {
-    // The insurer's documents across records (its rules do not depend on the record): REMB only.
-    return { filter: securityFilterFromSql(type, (q, alias) => documentConstraintSql(q, alias, systemDocumentConstraints(principal.role))), patientIds };
+    return { filter: systemDocumentsFilter(principal.role), patientIds };
   }
   return { filter: await dmpFilterForPatients(principal, repo, policy, type, patientIds, patientIds.length === 1, factsCache), patientIds };
 }
@@ -194,7 +193,15 @@ export async function dmpLookupFilter(principal: Principal, repo: ResourceRepo, 
   const named = await namedPatients(repo, type, filters);
   const token = (principal as AuthenticatedPrincipal).token;
   const own = token.patientId ?? (principal.kind === 'patient' ? principal.patientId : undefined);
+  if (principal.kind === 'system' && named.length === 0) {
+    return systemDocumentsFilter(principal.role);
+  }
   return dmpFilterForPatients(principal, repo, policy, type, named.length > 0 ? named : own ? [own] : []);
+}
+
+/** What a system client reads across records (its rules do not depend on the record): the insurer's REMB documents. */
+function systemDocumentsFilter(role: SystemRole | undefined): SecurityFilter {
+  return securityFilterFromSql('DocumentReference', (q, alias) => documentConstraintSql(q, alias, systemDocumentConstraints(role)));
 }
 
 /** Patient facts already loaded for one search (its main type and every included type share them). */

@@ -485,6 +485,20 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
       expect(found.entry?.map((e) => (e.resource as Doc).content[0].attachment.title)).to.not.include(note.content[0].attachment.title);
     });
 
+    it('when the insurer feeds the same REMB twice with If-None-Exist on its identifier, then the second answer is the first document (200, nothing added); criteria matching a professional\'s document find nothing', async () => {
+      const token = await insurer();
+      const doc = remb(patient.id);
+      const criteria = `identifier=${doc.identifier?.[0].system}|${doc.identifier?.[0].value}`;
+      const post = (body: DocumentReference, ifNoneExist: string): Promise<Response> => rigFetch(rig, 'DocumentReference', token, { method: 'POST', headers: { 'if-none-exist': ifNoneExist }, body: JSON.stringify(body) });
+      const first = await json<Doc>(await post(doc, criteria), 201);
+      const again = await json<Doc>(await post(doc, criteria), 200);
+      expect(again.id).to.equal(first.id);
+      const other = docs.normal.identifier?.[0];
+      const res = await post(remb(patient.id), `identifier=${other?.system}|${other?.value}`);
+      expect(res.status, 'a document the insurer may not read is not found by its criteria').to.equal(201);
+      expect(((await res.json()) as Doc).id).to.not.equal(docs.normal.id);
+    });
+
     it('when the insurer feeds a closed DMP, then 403 dmp-closed', async () => {
       await expectRefused(await send(await insurer(), 'POST', 'DocumentReference', remb(closed.id)), 'dmp-closed');
     });
