@@ -74,7 +74,7 @@ export function buildApp({ config, db, logger }: AppDeps): Express {
       },
       maxBodyBytes: config.maxBodyBytes,
       audit: new AuditWriter({ name: 'dmp-fhir-server', clientSystem: `${config.baseUrl}/auth/clients` }),
-      policy: { matrix: config.policy.matrix, invisiblePatientDelayDays: config.policy.invisiblePatientDelayDays },
+      policy: { matrix: config.policy.matrix, invisiblePatientDelayDays: config.policy.invisiblePatientDelayDays, retentionYears: config.policy.retentionYears },
     })
   );
   app.use(notFound);

@@ -5,7 +5,7 @@ import type { FhirRequest, FhirResponse, HandlerContext, TouchedResource } from 
 import { ACCESS_REASON_SYSTEM, type AuditInput } from './audit-event.js';
 
 /** Interactions that change data: their audit commits in the same transaction as the change. */
-const WRITES = new Set(['create', 'update', 'delete']);
+const WRITES = new Set(['create', 'update', 'patch', 'delete']);
 /** Interactions that leave no trace of their own (no patient data; transaction entries are traced one by one). */
 const UNTRACED = new Set(['capabilities', '$validate', 'transaction']);
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { DEFAULT_INVISIBLE_PATIENT_DELAY_DAYS } from '../policy/decide.js';
+import { DEFAULT_RETENTION_YEARS } from '../dmp/closure.js';
 import { DEFAULT_MATRIX_FILE, HabilitationMatrixError, loadMatrix, type HabilitationMatrix } from '../policy/habilitation-matrix.js';
 
 /** Every setting of the server, read once from the environment and validated. */
@@ -30,6 +31,8 @@ export interface PolicyConfig {
   readonly matrix: HabilitationMatrix;
   /** Days after which an INVISIBLE_PATIENT document becomes visible to the patient and their representatives. */
   readonly invisiblePatientDelayDays: number;
+  /** Years a closed DMP is kept (archived, reopenable) before `npm run purge` erases it (R.1111-34: 10). */
+  readonly retentionYears: number;
 }
 
 /** The SMART authorisation server's settings. */
@@ -119,6 +122,7 @@ function loadPolicyConfig(env: NodeJS.ProcessEnv): PolicyConfig {
     matrix,
     // R.1111-53: at most one month between the deposit and the announcement consultation.
     invisiblePatientDelayDays: intSetting(env, 'INVISIBLE_PATIENT_DELAY_DAYS', DEFAULT_INVISIBLE_PATIENT_DELAY_DAYS, 1, 365),
+    retentionYears: intSetting(env, 'DMP_RETENTION_YEARS', DEFAULT_RETENTION_YEARS, 1, 100),
   };
 }
 

@@ -141,6 +141,9 @@ export const DOC_TYPE_COMPLEMENTARY_SYSTEM =
 export const DOC_CLASS_SYSTEM = 'https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument';
 /** TRE_A11 (IHE formatCode OID) as used for content.format. */
 export const IHE_FORMAT_CODE_SYSTEM = 'urn:oid:1.3.6.1.4.1.19376.1.2.3';
+/** TRE_A06: French (CI-SIS) formatCodes for content.format (urn:asip:ci-sis:hr:2019 reimbursement data, VSM...). */
+export const FORMAT_CODE_COMPLEMENTARY_SYSTEM =
+  'https://mos.esante.gouv.fr/NOS/TRE_A06-FormatCodeComplementaire/FHIR/TRE-A06-FormatCodeComplementaire';
 /** TRE_R02: healthcare facility type (context.facilityType, SAxx). */
 export const FACILITY_TYPE_SYSTEM = 'https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite';
 /** TRE_A01: practice setting (context.practiceSetting: AMBULATOIRE, ETABLISSEMENT...). */
@@ -190,6 +193,17 @@ export const CONSENT_CATEGORY_LOINC = '59284-0';
  * `motifFermeture`, `raisonFermeture`). The domain doc gives the path only; the base is ours to confirm.
  */
 export const DMP_CLOSURE_EXTENSION_URL = 'https://interop.esante.gouv.fr/ig/fhir/dmp/StructureDefinition/dmp-fermeture';
+/** Closure reasons (`motifFermeture`), PDSm4DMP draft CodeSystem `dmp-motif-fermeture`. */
+export const DMP_CLOSURE_REASON_SYSTEM = 'https://interop.esante.gouv.fr/ig/fhir/dmp/CodeSystem/dmp-motif-fermeture';
+/**
+ * The closure reasons the server knows: `patient-demande` is the draft's own example; `deces` and
+ * `opposition-creation` (an opposition to the DMP's creation, recorded before any DMP) are ours.
+ */
+export const DMP_CLOSURE_REASONS = {
+  PATIENT_REQUEST: 'patient-demande',
+  DEATH: 'deces',
+  CREATION_OPPOSED: 'opposition-creation',
+} as const;
 /** HL7 v3 RoleCode (RelatedPerson.relationship: GUARD, PRN, MTH, FTH...). */
 export const V3_ROLE_CODE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
 /** FR Core contact relationship (RelatedPerson.relationship: CUR représentant légal, GRD tuteur...). */

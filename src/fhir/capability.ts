@@ -27,7 +27,8 @@ export function buildCapabilityStatement(routes: readonly Route[], date: string)
 
 function resourceEntry(type: SupportedType, routes: readonly Route[]): CapabilityStatementRestResource {
   const serverWritten = SERVER_WRITTEN_TYPES.includes(type);
-  const codes = [...new Set(routes.map((r) => r.interaction))].filter(
+  const served = routes.filter((r) => !r.types || r.types.includes(type));
+  const codes = [...new Set(served.map((r) => r.interaction))].filter(
     (code) => !code.startsWith('$') && !(serverWritten && WRITE_INTERACTIONS.has(code))
   );
   const refParams = paramDefs(type).filter((d) => d.type === 'reference');
@@ -53,12 +54,18 @@ function resourceEntry(type: SupportedType, routes: readonly Route[]): Capabilit
       ...(routes.some((r) => r.interaction === '$validate') && !serverWritten
         ? [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }]
         : []),
-      ...(type === 'Patient' && routes.some((r) => r.interaction === '$verify-audit')
-        ? [{ name: 'verify-audit', definition: 'https://dmp-fhir-server.org/fhir/OperationDefinition/verify-audit' }]
+      ...(type === 'Patient'
+        ? PATIENT_OPERATIONS.filter((name) => routes.some((r) => r.interaction === `$${name}`)).map((name) => ({
+            name,
+            definition: `https://dmp-fhir-server.org/fhir/OperationDefinition/${name}`,
+          }))
         : []),
     ],
   };
 }
+
+/** The server's own operations on a DMP's Patient (audit chain, life cycle). */
+const PATIENT_OPERATIONS = ['verify-audit', 'close', 'reopen', 'destroy'] as const;
 
 /** The habilitation matrix: one read-only ConceptMap, served outside the stored types. */
 const MATRIX_ENTRY: CapabilityStatementRestResource = {

@@ -22,6 +22,8 @@ export const CATALOGUE = {
   UNKNOWN_TYPE: { id: 'DMPF-0003', status: 404, code: 'not-supported' },
   UNKNOWN_ROUTE: { id: 'DMPF-0004', status: 404, code: 'not-supported' },
   METHOD_NOT_ALLOWED: { id: 'DMPF-0005', status: 405, code: 'not-supported' },
+  /** A PATCH changing an element the DMP metadata update (TD3.3) does not allow. */
+  PATCH_NOT_ALLOWED: { id: 'DMPF-0006', status: 405, code: 'business-rule' },
   MALFORMED_BODY: { id: 'DMPF-0010', status: 400, code: 'structure' },
   BODY_TOO_LARGE: { id: 'DMPF-0011', status: 413, code: 'too-long' },
   WRONG_RESOURCE_TYPE: { id: 'DMPF-0012', status: 400, code: 'invalid' },
@@ -48,6 +50,13 @@ export const CATALOGUE = {
   INSUFFICIENT_SCOPE: { id: 'DMPF-0062', status: 403, code: 'forbidden' },
   OUTSIDE_PATIENT_CONTEXT: { id: 'DMPF-0063', status: 403, code: 'forbidden' },
   INVALID_INS: { id: 'DMPF-0070', status: 422, code: 'business-rule' },
+  INS_REQUIRED: { id: 'DMPF-0080', status: 422, code: 'required' },
+  IDENTITY_NOT_QUALIFIED: { id: 'DMPF-0081', status: 422, code: 'business-rule' },
+  INS_TRAITS_MISSING: { id: 'DMPF-0082', status: 422, code: 'required' },
+  DMP_ALREADY_EXISTS: { id: 'DMPF-0083', status: 409, code: 'duplicate' },
+  DMP_CREATION_OPPOSED: { id: 'DMPF-0084', status: 409, code: 'business-rule' },
+  DMP_STATE_CONFLICT: { id: 'DMPF-0085', status: 409, code: 'conflict' },
+  DMP_RETENTION_EXPIRED: { id: 'DMPF-0086', status: 409, code: 'business-rule' },
   DATABASE_UNAVAILABLE: { id: 'DMPF-0090', status: 503, code: 'transient' },
   INTERNAL: { id: 'DMPF-0099', status: 500, code: 'exception' },
 } as const satisfies Record<string, CatalogueEntry>;

@@ -8,6 +8,8 @@ import { validateHandler } from './handlers/validate.handler.js';
 import { bundleHandler } from './handlers/bundle.handler.js';
 import { metadataHandler } from './handlers/metadata.handler.js';
 import { verifyAuditHandler } from './handlers/verify-audit.handler.js';
+import { closeHandler, destroyHandler, reopenHandler } from './handlers/dmp-lifecycle.handler.js';
+import { conditionalPatchHandler, PATCHABLE_TYPES, patchHandler } from './handlers/patch.handler.js';
 import { permissionFor, requireScope } from '../policy/scope-gate.js';
 import { withAudit } from '../audit/audit-hook.js';
 
@@ -26,6 +28,8 @@ export interface Route {
   /** FHIR interaction code (CapabilityStatement restful-interaction), or an operation name. */
   readonly interaction: string;
   readonly level: 'system' | 'type' | 'instance';
+  /** The types this route serves, when not all (others answer 405). */
+  readonly types?: readonly SupportedType[];
   handle(ctx: HandlerContext, req: FhirRequest, p: RouteParams): Promise<FhirResponse>;
 }
 
@@ -39,9 +43,14 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', pattern: [':type', '_history'], interaction: 'history-type', level: 'type', handle: (ctx, req, p) => historyHandler(ctx, req, p.type) },
   { method: 'GET', pattern: [':type', ':id'], interaction: 'read', level: 'instance', handle: (ctx, req, p) => readHandler(ctx, req, p.type, p.id) },
   { method: 'PUT', pattern: [':type', ':id'], interaction: 'update', level: 'instance', handle: (ctx, req, p) => updateHandler(ctx, req, p.type, p.id) },
+  { method: 'PATCH', pattern: [':type', ':id'], interaction: 'patch', level: 'instance', types: PATCHABLE_TYPES, handle: (ctx, req, p) => patchHandler(ctx, req, p.type, p.id) },
+  { method: 'PATCH', pattern: [':type'], interaction: 'patch', level: 'type', types: PATCHABLE_TYPES, handle: (ctx, req, p) => conditionalPatchHandler(ctx, req, p.type) },
   { method: 'DELETE', pattern: [':type', ':id'], interaction: 'delete', level: 'instance', handle: (ctx, _req, p) => deleteHandler(ctx, p.type, p.id) },
   { method: 'GET', pattern: [':type', ':id', '_history'], interaction: 'history-instance', level: 'instance', handle: (ctx, req, p) => historyHandler(ctx, req, p.type, p.id) },
   { method: 'GET', pattern: [':type', ':id', '$verify-audit'], interaction: '$verify-audit', level: 'instance', handle: (ctx, _req, p) => verifyAuditHandler(ctx, p.type, p.id) },
+  { method: 'POST', pattern: [':type', ':id', '$close'], interaction: '$close', level: 'instance', handle: (ctx, req, p) => closeHandler(ctx, req, p.type, p.id) },
+  { method: 'POST', pattern: [':type', ':id', '$reopen'], interaction: '$reopen', level: 'instance', handle: (ctx, req, p) => reopenHandler(ctx, req, p.type, p.id) },
+  { method: 'POST', pattern: [':type', ':id', '$destroy'], interaction: '$destroy', level: 'instance', handle: (ctx, req, p) => destroyHandler(ctx, req, p.type, p.id) },
   { method: 'GET', pattern: [':type', ':id', '_history', ':vid'], interaction: 'vread', level: 'instance', handle: (ctx, _req, p) => vreadHandler(ctx, p.type, p.id, p.vid) },
 ];
 
@@ -81,6 +90,9 @@ export async function dispatch(ctx: HandlerContext, req: FhirRequest): Promise<F
   if (!found) {
     const allowed = candidates.map((c) => c.route.method).join(', ');
     throw new FhirError('METHOD_NOT_ALLOWED', `${req.method} is not supported on "${req.path}" (allowed: ${allowed})`);
+  }
+  if (found.route.types && !found.route.types.includes(params.type as SupportedType)) {
+    throw new FhirError('METHOD_NOT_ALLOWED', `${req.method} is supported on ${found.route.types.join(', ')} only, not on ${params.type}`);
   }
   // The coarse SMART gate, on every interaction (transaction entries come back through here);
   // inside the audit so that a refusal is traced too.

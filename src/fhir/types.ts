@@ -20,6 +20,8 @@ export interface FhirRequest {
     readonly ifNoneMatch?: string;
     readonly ifModifiedSince?: string;
     readonly prefer?: string;
+    /** The body's media type (PATCH tells JSON Patch from FHIRPath Patch by it); absent in Bundle entries. */
+    readonly contentType?: string;
   };
 }
 
@@ -61,4 +63,9 @@ export interface HandlerContext {
   readonly requestId?: string;
   /** The DMP access rules (issue 4); absent only in internal jobs. */
   readonly policy?: DmpPolicy;
+  /**
+   * Checks to run at the end of the current transaction Bundle, before it commits (a failure rolls
+   * the whole Bundle back); present only while a transaction Bundle runs.
+   */
+  readonly beforeCommit?: ((repo: ResourceRepo) => Promise<void>)[];
 }

@@ -33,7 +33,8 @@ export type PolicyAction =
   | 'manage-consent'
   | 'read-audit'
   | 'close'
-  | 'reopen';
+  | 'reopen'
+  | 'destroy';
 
 /** What the caller knows about the patient's DMP, from the Patient and its active Consents, for `now`. */
 export interface PatientFacts {
@@ -142,6 +143,9 @@ function forProfessional(pro: ProfessionalIdentity, mode: AccessMode, action: Po
     case 'search':
       return professionalRead(pro, mode, target, facts, options);
     case 'create': // rule 1: feeding needs no reading authorisation
+      // Opening a DMP with the patient present: the handler requires the patient's authorisation of
+      // this professional (a Consent) in the same transaction, which is the patient's consent.
+      if (target.kind === 'dmp' && target.part === 'patient') return allow('opening-with-consent');
       if (target.kind !== 'document') return deny('default-deny');
       if (!options.matrix.knowsProfession(pro.profession)) return deny('unknown-profession');
       return isReimbursement(target.document) || isPatientDocumentType(target.document) ? deny('reserved-document-type') : allow('feeding');
@@ -158,12 +162,24 @@ function forProfessional(pro: ProfessionalIdentity, mode: AccessMode, action: Po
       return target.kind === 'consent' ? recordAuthorisation(pro, target.consent) : deny('reserved-to-patient');
     case 'read-audit':
       return allow('own-traces'); // the caller confines the AuditEvents to those naming this professional
-    case 'close':
+    case 'close': // on the patient's request, by a professional the patient authorised (not in an emergency mode)
+      return target.kind === 'dmp' ? professionalRead(pro, 'normal', target, facts, options) : deny('default-deny');
     case 'reopen':
+    case 'destroy':
       return deny('reserved-to-patient');
     default:
       return deny('default-deny');
   }
+}
+
+/**
+ * A professional opened this DMP (create, allowed as `opening-with-consent`): by the end of the
+ * transaction the patient must have authorised them (normal route: authorisation, médecin traitant,
+ * extended rights), which is the patient's consent to the opening. No emergency mode stands in for it.
+ */
+export function openingConsentDecision(pro: ProfessionalIdentity, facts: PatientFacts): PolicyDecision {
+  const route = readingRoute(pro, 'normal', facts);
+  return route.allow ? allow('opening-with-consent') : deny('opening-consent-missing');
 }
 
 /** Rules 1, 3, 4, 5, 6, 7 for reading. */
@@ -243,7 +259,7 @@ function patientRole(principal: Extract<Principal, { kind: 'patient' }>, facts: 
 }
 
 /** What the patient may still do on a closed DMP: read it, read its traces, reopen it. */
-const ALLOWED_WHEN_CLOSED: ReadonlySet<PolicyAction> = new Set(['read', 'search', 'read-audit', 'reopen']);
+const ALLOWED_WHEN_CLOSED: ReadonlySet<PolicyAction> = new Set(['read', 'search', 'read-audit', 'reopen', 'destroy']);
 
 function forPatientUser(who: PatientRole, action: PolicyAction, target: PolicyTarget, facts: PatientFacts, options: PolicyOptions): PolicyDecision {
   if (who.role === 'none') return deny(who.reason);
@@ -260,6 +276,7 @@ function forPatientUser(who: PatientRole, action: PolicyAction, target: PolicyTa
     case 'manage-consent':
     case 'close':
     case 'reopen':
+    case 'destroy':
       return doc ? deny('default-deny') : granted;
     case 'create':
       if (!doc) return deny('default-deny');

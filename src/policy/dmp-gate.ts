@@ -1,14 +1,14 @@
 import type { Filter } from '@medplum/core';
-import type { AuditEvent, Binary, Consent, DocumentReference, Resource } from '@medplum/fhirtypes';
+import type { AuditEvent, Binary, Consent, DocumentReference, Patient, Resource } from '@medplum/fhirtypes';
 import { FhirError } from '../fhir/outcomes.js';
 import { parseReference } from '../fhir/references.js';
 import type { SupportedType } from '../fhir/resource-types.js';
 import type { ResourceRepo } from '../repo/resource-repo.js';
 import { and, or, SqlParams } from '../repo/sql.js';
-import { filterPredicate } from '../repo/search-sql/filters.js';
-import { decide, readableDocumentConstraints, systemDecision, systemDocumentConstraints, type PatientFacts, type PolicyAction, type PolicyDecision, type PolicyOptions, type PolicyTarget } from './decide.js';
+import { patientsByIdentifier } from '../repo/patient-lookup.js';
+import { decide, openingConsentDecision, readableDocumentConstraints, systemDecision, systemDocumentConstraints, type PatientFacts, type PolicyAction, type PolicyDecision, type PolicyOptions, type PolicyTarget } from './decide.js';
 import { documentConstraintSql } from './document-filter.js';
-import { consentFactsFromDb, documentFactsFromDb, loadPatientFacts } from './facts.js';
+import { consentFactsFromDb, documentFactsFromDb, loadPatientFacts, patientFactsFrom } from './facts.js';
 import type { HabilitationMatrix } from './habilitation-matrix.js';
 import type { AuthenticatedPrincipal, Principal, SystemRole } from './principal.js';
 import { ACCESS_REASON_SYSTEM, reasonText } from './reasons.js';
@@ -18,6 +18,8 @@ import { securityFilterFromSql, type SecurityFilter } from './search-filter.js';
 export interface DmpPolicy {
   readonly matrix: HabilitationMatrix;
   readonly invisiblePatientDelayDays: number;
+  /** Years a closed DMP stays archived and reopenable (DMP_RETENTION_YEARS). */
+  readonly retentionYears: number;
 }
 
 /** Types holding DMP data: every access to them passes the DMP rules. */
@@ -73,6 +75,13 @@ export async function assertDmpAccess(principal: Principal, repo: ResourceRepo, 
     return;
   }
   const what = `${type}/${resource.id ?? ''}`;
+  if (type === 'Patient' && action === 'create') {
+    // Opening a DMP: no record yet, the facts are those of the Patient about to be written.
+    const opening = patientFactsFrom({ patient: resource as Patient, consents: [], relatedPersons: [], resolutions: new Map(), now: new Date() });
+    const decision = decide(principal, 'create', recordTarget(type), opening, options(policy));
+    if (!decision.allow) throw refusal(decision, what);
+    return;
+  }
   const patientId = await repo.compartmentOf(type, resource.id ?? '', resource);
   if (!patientId) {
     // DMP data outside any record (e.g. a Binary with no security context) is nobody's to see.
@@ -87,6 +96,23 @@ export async function assertDmpAccess(principal: Principal, repo: ResourceRepo, 
   if (!decision.allow) {
     throw refusal(decision, what);
   }
+}
+
+/**
+ * A professional opening a DMP: the patient's consent — their authorisation of this professional —
+ * must be recorded in the same transaction Bundle. Outside a Bundle the opening is refused; inside,
+ * a check runs before the Bundle commits. Other principals: nothing to add.
+ */
+export function requireOpeningConsent(principal: Principal, beforeCommit: ((repo: ResourceRepo) => Promise<void>)[] | undefined, patientId: string | undefined): void {
+  if (principal.kind !== 'practitioner') return;
+  const what = `Patient/${patientId ?? ''}`;
+  const missing: PolicyDecision = { allow: false, reason: 'opening-consent-missing', level: 'patient' };
+  if (!beforeCommit || !patientId) throw refusal(missing, what);
+  beforeCommit.push(async (repo) => {
+    const facts = await loadPatientFacts(repo, patientId, new Date());
+    const decision = facts ? openingConsentDecision(principal.professional, facts) : missing;
+    if (!decision.allow) throw refusal(decision, what);
+  });
 }
 
 /** True when the principal may read this (possibly past) version of DMP data. */
@@ -316,12 +342,6 @@ async function namedPatients(repo: ResourceRepo, type: SupportedType, filters: r
   return [...ids];
 }
 
-async function patientsByIdentifier(repo: ResourceRepo, value: string): Promise<string[]> {
-  const q = new SqlParams();
-  const predicate = filterPredicate(q, { type: 'Patient', idExpr: 'r.id', alias: 'r' }, { code: 'identifier', operator: 'eq', value } as Filter);
-  const { rows } = await repo.queryable.query<{ id: string }>(`SELECT r.id FROM res_patient r WHERE r.deleted = false AND ${predicate} LIMIT 10`, q.values);
-  return rows.map((r) => r.id);
-}
 
 /** ANDs the DMP filter (when there is one) with the scope filter of the same type. */
 export function combineFilters(scope: SecurityFilter, dmp: SecurityFilter | undefined): SecurityFilter {

@@ -17,6 +17,7 @@ export function permissionFor(interaction: string): Permission | undefined {
     case 'create':
       return 'c';
     case 'update':
+    case 'patch':
       return 'u';
     case 'delete':
       return 'd';

@@ -1,10 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { Client, type FhirResource } from 'fhir-kit-client';
-import type { OperationOutcome, Patient } from '@medplum/fhirtypes';
+import type { Extension, HumanName, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { CATALOGUE, ERROR_CODE_SYSTEM, type ErrorKind } from '../../src/fhir/outcomes.js';
 import { computeInsKey } from '../../src/dmp/ins.js';
-import { INS_NIR_TEST_SYSTEM } from '../../src/dmp/identifiers.js';
+import {
+  BIRTH_LIST_GIVEN_NAME_EXTENSION_URL,
+  BIRTH_PLACE_EXTENSION_URL,
+  IDENTITY_METHOD_COLLECTION_SYSTEM,
+  IDENTITY_RELIABILITY_EXTENSION_URL,
+  IDENTITY_STATUS_SYSTEM,
+  INS_NIR_TEST_SYSTEM,
+  INSEE_CODE_EXTENSION_URL,
+  INSEE_COMMUNE_SYSTEM,
+} from '../../src/dmp/identifiers.js';
 import { getTestServer, systemToken } from './server.js';
 
 export const FHIR_JSON = 'application/fhir+json';
@@ -67,14 +76,36 @@ export function unique(prefix = 't'): string {
   return `${prefix}${randomUUID().replace(/-/g, '').slice(0, 12)}`;
 }
 
-/** A Patient that satisfies the server's Patient INS profile. */
+/** A Patient that satisfies the server's DMP rules: valid test INS, qualified identity (QUAL), INS traits. */
 export function testPatient(overrides: Partial<Patient> = {}): Patient {
   return {
     resourceType: 'Patient',
+    extension: [qualifiedIdentity(), birthPlace('75114')],
     identifier: [{ system: INS_NIR_TEST_SYSTEM, value: randomTestIns() }],
-    name: [{ use: 'official', family: unique('Fam'), given: ['Jeanne'] }],
+    name: [officialName(unique('Fam'), ['Jeanne'])],
     gender: 'female',
     birthDate: '1980-04-12',
     ...overrides,
   };
+}
+
+/** The official (birth) name of the INS traits, with the list of birth given names. */
+export function officialName(family: string, given: string[]): HumanName {
+  return { use: 'official', family, given: [given[0]], extension: [{ url: BIRTH_LIST_GIVEN_NAME_EXTENSION_URL, valueString: given.join(' ') }] };
+}
+
+/** FR Core identity reliability: `status` (QUAL unless asked), collected through INSi. */
+export function qualifiedIdentity(status = 'QUAL'): Extension {
+  return {
+    url: IDENTITY_RELIABILITY_EXTENSION_URL,
+    extension: [
+      { url: 'identityStatus', valueCoding: { system: IDENTITY_STATUS_SYSTEM, code: status } },
+      { url: 'methodCollection', valueCoding: { system: IDENTITY_METHOD_COLLECTION_SYSTEM, code: 'INSI' } },
+    ],
+  };
+}
+
+/** The birth place trait: an INSEE commune code on the standard birthPlace extension. */
+export function birthPlace(insee: string): Extension {
+  return { url: BIRTH_PLACE_EXTENSION_URL, valueAddress: { extension: [{ url: INSEE_CODE_EXTENSION_URL, valueCoding: { system: INSEE_COMMUNE_SYSTEM, code: insee } }] } };
 }

@@ -4,6 +4,7 @@ import type { Binary, Bundle } from '@medplum/fhirtypes';
 import { asBody, expectOutcome, fhirClient, fhirFetch } from '../helpers/fhir.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { getTestServer } from '../helpers/server.js';
+import { xmlToResource } from '../../src/fhir/xml.js';
 
 /** Bytes that look like a small PDF and are unique to the test. */
 function pdfBytes(size = 2048): Buffer {
@@ -124,8 +125,14 @@ describe('Binary: read', () => {
     expect(Buffer.from(binary.data ?? '', 'base64').equals(bytes)).to.equal(true);
   });
 
-  it('when it is read asking for XML, then 406 NOT_ACCEPTABLE', async () => {
-    await expectOutcome(await fhirFetch(`Binary/${id}`, { headers: { accept: 'application/fhir+xml' } }), 406, 'NOT_ACCEPTABLE');
+  it('when it is read asking for FHIR XML, then a Binary resource in XML whose data decodes to the same bytes, with ETag', async () => {
+    const res = await fhirFetch(`Binary/${id}`, { headers: { accept: 'application/fhir+xml' } });
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.match(/^application\/fhir\+xml/);
+    expect(res.headers.get('etag')).to.equal('W/"1"');
+    const binary = xmlToResource(await res.text()) as Binary;
+    expect(binary.contentType).to.equal('application/pdf');
+    expect(Buffer.from(binary.data ?? '', 'base64').equals(bytes)).to.equal(true);
   });
 
   it('when it is read with If-None-Match of its version, then 304', async () => {

@@ -8,7 +8,7 @@ import type { Patient, Practitioner, PractitionerRole } from '@medplum/fhirtypes
 import { FR_CORE_IDENTIFIER_TYPE_SYSTEM, IDENTIFIER_TYPE, IDNPS_SYSTEM, PROFESSION_SYSTEM, SPECIALITY_SYSTEM } from '../../src/dmp/identifiers.js';
 import { postForm } from '../helpers/auth.js';
 import { launchChromium, registerClient, startLoopbackApp, STEP_TIMEOUT_MS, type LoopbackApp, type TestBrowser } from '../helpers/browser.js';
-import { fhirFetch, testPatient, unique } from '../helpers/fhir.js';
+import { fhirFetch, officialName, testPatient, unique } from '../helpers/fhir.js';
 import { getTestServer, type TestServer } from '../helpers/server.js';
 
 const SCOPE = 'launch/patient openid fhirUser patient/*.rs';
@@ -98,8 +98,8 @@ describe('Login and patient-picker pages in headless Chromium', function () {
         } satisfies PractitionerRole),
       })
     );
-    pickedPatient = await created<Patient>(await fhirFetch('Patient', { method: 'POST', body: JSON.stringify(testPatient({ name: [{ use: 'official', family: unique('Picked'), given: ['Jeanne'] }] })) }));
-    loginPatient = await created<Patient>(await fhirFetch('Patient', { method: 'POST', body: JSON.stringify(testPatient({ name: [{ use: 'official', family: unique('Self'), given: ['Louise'] }] })) }));
+    pickedPatient = await created<Patient>(await fhirFetch('Patient', { method: 'POST', body: JSON.stringify(testPatient({ name: [officialName(unique('Picked'), ['Jeanne'])] })) }));
+    loginPatient = await created<Patient>(await fhirFetch('Patient', { method: 'POST', body: JSON.stringify(testPatient({ name: [officialName(unique('Self'), ['Louise'])] })) }));
 
     // The "app": a loopback page at its redirect URI, registered as a public PKCE client.
     app = await startLoopbackApp();

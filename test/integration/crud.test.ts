@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Client } from 'fhir-kit-client';
 import type { AuditEvent, Bundle, OperationOutcome, Patient, Resource } from '@medplum/fhirtypes';
-import { asBody, expectOutcome, fhirClient, fhirFetch, testPatient, unique } from '../helpers/fhir.js';
+import { asBody, expectOutcome, fhirClient, fhirFetch, officialName, testPatient, unique } from '../helpers/fhir.js';
 import {
   expectClientError,
   testConsent,
@@ -211,12 +211,12 @@ describe('CRUD: create', () => {
 
   it('when If-None-Exist matches two resources, then 412 CONDITIONAL_NOT_SELECTIVE and nothing is created', async () => {
     const family = unique('Dup');
-    await create(testPatient({ name: [{ family }] }));
-    await create(testPatient({ name: [{ family }] }));
+    await create(testPatient({ name: [officialName(family, ['Jeanne'])] }));
+    await create(testPatient({ name: [officialName(family, ['Jeanne'])] }));
     const res = await fhirFetch('Patient', {
       method: 'POST',
       headers: { 'if-none-exist': `family=${family}` },
-      body: JSON.stringify(testPatient({ name: [{ family }] })),
+      body: JSON.stringify(testPatient({ name: [officialName(family, ['Jeanne'])] })),
     });
     await expectOutcome(res, 412, 'CONDITIONAL_NOT_SELECTIVE');
     expect(await countOf('Patient', { family })).to.equal(2);

@@ -423,6 +423,15 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
     it('when a professional (not the author) tries to unmask a document the patient masked, then 403 not-author', async () => {
       await expectRefused(await send(tokens.extended, 'PUT', `DocumentReference/${docs.masked.id}`, labelled(docs.masked, [])), 'not-author');
     });
+
+    it("when the patient masks a professional's document and changes its content in the same PUT, then 403 not-author and nothing changes", async () => {
+      const current = await json<Doc>(await get(tokens.patient, `DocumentReference/${docs.normal.id}`), 200);
+      const rewritten = { ...labelled(current, ['MASQUE_PS']), description: 'rewritten by the patient' };
+      await expectRefused(await send(tokens.patient, 'PUT', `DocumentReference/${docs.normal.id}`, rewritten), 'not-author');
+      const after = await json<Doc>(await get(tokens.patient, `DocumentReference/${docs.normal.id}`), 200);
+      expect(after.meta?.versionId).to.equal(current.meta?.versionId);
+      expect(after.description).to.equal(current.description);
+    });
   });
 
   describe('rule 9: closed DMP', () => {

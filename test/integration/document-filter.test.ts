@@ -38,7 +38,7 @@ import { getTestServer } from '../helpers/server.js';
 import { fhirFetch, testPatient, unique } from '../helpers/fhir.js';
 import { createResource } from '../helpers/search.js';
 import { testOrganization, testPractitioner, testPractitionerRole } from '../helpers/resources.js';
-import { MATRIX, patientUser, professional, systemClient } from '../helpers/policy-fixtures.js';
+import { MATRIX, patientUser, professional, roleLessSystemClient, systemClient } from '../helpers/policy-fixtures.js';
 
 const DAY_MS = 86_400_000;
 const NOW = new Date('2025-06-01T12:00:00.000Z');
@@ -312,7 +312,8 @@ const CASES: Case[] = [
   { name: 'the legal representative of the minor', principal: () => patientUser('pat-parent', 'Patient/pat-parent'), reads: ['masked', 'inv-patient-old'], hidden: ['inv-rl', 'masked-inv-rl', 'inv-patient-inv-rl-old', 'inv-patient-recent'] },
   { name: 'the legal representative of an adult', principal: () => patientUser('pat-parent', 'Patient/pat-parent'), facts: (dmp) => patientFacts(dmp, { isMinor: false }), none: true },
   { name: 'another patient', principal: (dmp) => patientUser(dmp.otherPatientId), none: true },
-  { name: 'a system client', principal: () => systemClient, none: true },
+  { name: "the insurer's system client", principal: () => systemClient, reads: ['remb'], hidden: ['consult', 'masked', 'vaccination', 'forbidden-a05-with-code-only-coding', 'patient-deposit'] },
+  { name: 'a system client without a DMP role', principal: () => roleLessSystemClient, none: true },
   { name: 'the server itself (internal)', principal: () => INTERNAL, reads: ['attest-resid', 'masked', 'all-three-labels', 'inv-patient-no-date'] },
 ];
 

@@ -229,7 +229,7 @@ describe('errors: every error is an OperationOutcome with a stable code', () => 
     { what: 'unknown type', kind: 'UNKNOWN_TYPE', status: 404, request: () => fhirFetch('Medication') },
     { what: 'malformed JSON', kind: 'MALFORMED_BODY', status: 400, request: () => fhirFetch('Organization', { method: 'POST', body: '{' }) },
     { what: 'unknown search parameter', kind: 'UNKNOWN_SEARCH_PARAM', status: 400, request: () => fhirFetch('Organization?shoe-size=42') },
-    { what: 'XML asked', kind: 'NOT_ACCEPTABLE', status: 406, request: () => fhirFetch('Organization?_format=xml') },
+    { what: 'Turtle asked', kind: 'NOT_ACCEPTABLE', status: 406, request: () => fhirFetch('Organization?_format=ttl') },
   ];
   for (const { what, kind, status, request } of cases) {
     it(`when the error is "${what}", then ${status} OperationOutcome with code ${kind}, a text and no version ETag`, async () => {

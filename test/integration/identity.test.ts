@@ -16,7 +16,7 @@ import {
 import { prepareWrite } from '../../src/fhir/handlers/write-input.js';
 import type { SupportedType } from '../../src/fhir/resource-types.js';
 import { ResourceRepo } from '../../src/repo/resource-repo.js';
-import { randomTestIns, testPatient, unique } from '../helpers/fhir.js';
+import { officialName, randomTestIns, testPatient, unique } from '../helpers/fhir.js';
 import { browserLogin } from '../helpers/oidc-login.js';
 import { getTestServer } from '../helpers/server.js';
 
@@ -186,7 +186,7 @@ describe('Identity mapping and the demo users, on the server database', () => {
         code: [{ coding: [{ system: PROFESSION_SYSTEM, code: '10', display: 'Médecin' }] }],
         specialty: [{ coding: [{ system: SPECIALITY_SYSTEM, code: 'SM54', display: 'Médecine générale' }] }],
       });
-      await create<Patient>('Patient', testPatient({ identifier: [{ system: INS_NIR_TEST_SYSTEM, value: ins }], name: [{ use: 'official', family: unique('PAT'), given: ['JEANNE'] }] }));
+      await create<Patient>('Patient', testPatient({ identifier: [{ system: INS_NIR_TEST_SYSTEM, value: ins }], name: [officialName(unique('PAT'), ['JEANNE'])] }));
     });
 
     it('when the demo users are loaded, then a médecin comes with PSC claims built from the role and its structure', async () => {

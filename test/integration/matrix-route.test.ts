@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import type { ConceptMap } from '@medplum/fhirtypes';
 import { HABILITATION_MATRIX_URL, HabilitationMatrix } from '../../src/policy/habilitation-matrix.js';
 import { expectOutcome, fhirFetch } from '../helpers/fhir.js';
+import { xmlToResource } from '../../src/fhir/xml.js';
 import { getTestServer } from '../helpers/server.js';
 
 const PATH = 'ConceptMap/dmp-habilitation-matrix';
@@ -93,8 +94,16 @@ describe('habilitation matrix as a FHIR ConceptMap (GET /fhir/ConceptMap/dmp-hab
     });
   }
 
-  it('when the client asks for XML, then the answer is 406', async () => {
+  it('when the client asks for XML, then the same ConceptMap comes as FHIR XML', async () => {
     const res = await fhirFetch(`${PATH}?_format=xml`);
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.match(/^application\/fhir\+xml/);
+    const json = (await (await fhirFetch(PATH)).json()) as ConceptMap;
+    expect(xmlToResource(await res.text())).to.deep.equal(json);
+  });
+
+  it('when the client asks for Turtle, then the answer is 406', async () => {
+    const res = await fhirFetch(`${PATH}?_format=ttl`);
     await expectOutcome(res, 406, 'NOT_ACCEPTABLE');
   });
 

@@ -22,13 +22,17 @@ function expectFhirJson(contentType: string | null | undefined): void {
   expect(contentType ?? '').to.match(/^application\/fhir\+json(;|$)/);
 }
 
+function expectFhirXml(contentType: string | null | undefined): void {
+  expect(contentType ?? '').to.equal('application/fhir+xml; charset=utf-8');
+}
+
 describe('negotiation: response format', () => {
   let patient: Patient & { id: string };
   before(async () => {
     patient = await createPatient();
   });
 
-  for (const accept of ['application/fhir+json', 'application/json', '*/*', 'application/fhir+json; fhirVersion=4.0', 'application/fhir+xml, application/fhir+json;q=0.5']) {
+  for (const accept of ['application/fhir+json', 'application/json', '*/*', 'application/fhir+json; fhirVersion=4.0', 'application/fhir+xml;q=0.5, application/fhir+json', 'text/html, application/json;q=0.9']) {
     it(`when a Patient is read with Accept: ${accept}, then FHIR JSON is returned as application/fhir+json`, async () => {
       const res = await fhirFetch(`Patient/${patient.id}`, { headers: { accept } });
       expect(res.status).to.equal(200);
@@ -60,14 +64,32 @@ describe('negotiation: response format', () => {
     expect((JSON.parse(res.body.toString('utf8')) as Bundle).type).to.equal('searchset');
   });
 
-  for (const format of ['xml', 'application/fhir+xml', 'ttl']) {
+  for (const format of ['ttl', 'application/fhir+turtle', 'html']) {
     it(`when _format=${format} is asked, then 406 NOT_ACCEPTABLE as an OperationOutcome in JSON`, async () => {
       await expectOutcome(await fhirFetch(`Patient/${patient.id}?_format=${encodeURIComponent(format)}`), 406, 'NOT_ACCEPTABLE');
     });
   }
 
-  for (const accept of ['application/fhir+xml', 'application/xml', 'application/fhir+xml, text/xml']) {
-    it(`when only Accept: ${accept} is acceptable, then 406 NOT_ACCEPTABLE`, async () => {
+  for (const format of ['xml', 'text/xml', 'application/xml', 'application/fhir+xml', 'application/fhir xml']) {
+    it(`when _format=${format} is asked, then FHIR XML is returned as application/fhir+xml`, async () => {
+      const res = await fhirFetch(`Patient/${patient.id}?_format=${encodeURIComponent(format)}`);
+      expect(res.status).to.equal(200);
+      expectFhirXml(res.headers.get('content-type'));
+      expect(await res.text()).to.match(/^<\?xml[^>]*\?><Patient xmlns="http:\/\/hl7\.org\/fhir">/);
+    });
+  }
+
+  for (const accept of ['application/fhir+xml', 'application/xml', 'text/xml', 'application/fhir+json;q=0.4, application/fhir+xml;q=0.8']) {
+    it(`when Accept: ${accept} is given, then FHIR XML is returned as application/fhir+xml`, async () => {
+      const res = await fhirFetch(`Patient/${patient.id}`, { headers: { accept } });
+      expect(res.status).to.equal(200);
+      expectFhirXml(res.headers.get('content-type'));
+      expect(await res.text()).to.contain(`<id value="${patient.id}"/>`);
+    });
+  }
+
+  for (const accept of ['application/fhir+turtle', 'text/turtle', 'text/html', 'application/fhir+json;q=0, text/turtle']) {
+    it(`when only Accept: ${accept} is acceptable, then 406 NOT_ACCEPTABLE in JSON`, async () => {
       await expectOutcome(await fhirFetch(`Patient/${patient.id}`, { headers: { accept } }), 406, 'NOT_ACCEPTABLE');
     });
   }
@@ -78,19 +100,31 @@ describe('negotiation: response format', () => {
     expectFhirJson(res.headers.get('content-type'));
   });
 
-  it('when XML is asked on a search, then 406 NOT_ACCEPTABLE', async () => {
-    await expectOutcome(await fhirFetch(`Patient?_id=${patient.id}&_format=xml`), 406, 'NOT_ACCEPTABLE');
+  it('when Turtle is asked on a search, then 406 NOT_ACCEPTABLE', async () => {
+    await expectOutcome(await fhirFetch(`Patient?_id=${patient.id}&_format=ttl`), 406, 'NOT_ACCEPTABLE');
   });
 
-  it('when XML is asked on a create, then 406 and nothing is created', async () => {
+  it('when only Turtle is accepted on a create, then 406 and nothing is created', async () => {
     const body = testPatient();
-    const res = await fhirFetch('Patient', { method: 'POST', headers: { accept: 'application/fhir+xml' }, body: JSON.stringify(body) });
+    const res = await fhirFetch('Patient', { method: 'POST', headers: { accept: 'text/turtle' }, body: JSON.stringify(body) });
     await expectOutcome(res, 406, 'NOT_ACCEPTABLE');
     expect(await countByIdentifier(body)).to.equal(0);
   });
 
-  it('when the CapabilityStatement is asked in XML, then 406', async () => {
-    await expectOutcome(await fhirFetch('metadata?_format=xml'), 406, 'NOT_ACCEPTABLE');
+  it('when a JSON create asks for XML, then 201 with the created Patient in XML', async () => {
+    const body = testPatient();
+    const res = await fhirFetch('Patient', { method: 'POST', headers: { accept: 'application/fhir+xml' }, body: JSON.stringify(body) });
+    expect(res.status).to.equal(201);
+    expectFhirXml(res.headers.get('content-type'));
+    expect(await res.text()).to.contain(`<family value="${body.name?.[0].family}"/>`);
+    expect(await countByIdentifier(body)).to.equal(1);
+  });
+
+  it('when the CapabilityStatement is asked in XML, then it comes as FHIR XML', async () => {
+    const res = await fhirFetch('metadata?_format=xml');
+    expect(res.status).to.equal(200);
+    expectFhirXml(res.headers.get('content-type'));
+    expect(await res.text()).to.contain('<format value="application/fhir+xml"/>');
   });
 });
 
@@ -102,10 +136,14 @@ describe('negotiation: request body format', () => {
     expect(await countByIdentifier(body)).to.equal(0);
   });
 
-  it('when a Patient body is sent as application/fhir+xml, then 415 UNSUPPORTED_MEDIA_TYPE', async () => {
-    const res = await fhirFetch('Patient', { method: 'POST', headers: { 'content-type': 'application/fhir+xml' }, body: '<Patient xmlns="http://hl7.org/fhir"/>' });
-    await expectOutcome(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
-  });
+  for (const contentType of ['text/turtle', 'application/fhir+turtle', 'application/x-www-form-urlencoded']) {
+    it(`when a Patient body is sent as ${contentType}, then 415 UNSUPPORTED_MEDIA_TYPE and nothing is created`, async () => {
+      const body = testPatient();
+      const res = await fhirFetch('Patient', { method: 'POST', headers: { 'content-type': contentType }, body: `resource=${encodeURIComponent(JSON.stringify(body))}` });
+      await expectOutcome(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      expect(await countByIdentifier(body)).to.equal(0);
+    });
+  }
 
   it('when a Patient body is sent without a Content-Type, then 415 UNSUPPORTED_MEDIA_TYPE', async () => {
     const body = testPatient();

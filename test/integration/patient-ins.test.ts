@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Bundle } from '@medplum/fhirtypes';
 import { INS_NIR_TEST_SYSTEM } from '../../src/dmp/identifiers.js';
 import { makeTestIns } from '../../src/dmp/ins.js';
-import { expectOutcome, fhirFetch, testPatient, unique } from '../helpers/fhir.js';
+import { expectOutcome, fhirFetch, officialName, testPatient, unique } from '../helpers/fhir.js';
 
 async function countByFamily(family: string): Promise<number> {
   const res = await fhirFetch(`Patient?family:exact=${family}&_summary=count`);
@@ -18,7 +18,7 @@ describe('Patient INS identifiers are checked (15 characters, Corsica rule, key)
   for (const [what, value, text] of cases) {
     it(`when a Patient carries an INS with ${what}, then 422 INVALID_INS points at the value and nothing is stored`, async () => {
       const family = unique('Ins');
-      const patient = testPatient({ identifier: [{ system: INS_NIR_TEST_SYSTEM, value }], name: [{ family, given: ['Jean'] }] });
+      const patient = testPatient({ identifier: [{ system: INS_NIR_TEST_SYSTEM, value }], name: [officialName(family, ['Jean'])] });
       const outcome = await expectOutcome(await fhirFetch('Patient', { method: 'POST', body: JSON.stringify(patient) }), 422, 'INVALID_INS');
       expect(outcome.issue[0].expression).to.deep.equal(['Patient.identifier[0].value']);
       expect(outcome.issue[0].details?.text).to.contain(text);

@@ -160,13 +160,13 @@ describe('policy facts from the database (loadPatientFacts, documentFactsFromDb,
 
     it('when Patient.active is absent and a closure extension dated in the past is present, then the DMP is closed', async () => {
       const extension = [{ url: DMP_CLOSURE_EXTENSION_URL, extension: [{ url: 'dateFermeture', valueDate: '2025-05-01' }] }];
-      const patient = await create(testPatient({ extension }));
+      const patient = await create(testPatient({ extension: [...(testPatient().extension ?? []), ...extension] }));
       expect((await factsOf(patient.id)).closed).to.equal(true);
     });
 
     it('when the closure extension is dated after now, then the DMP is still open', async () => {
       const extension = [{ url: DMP_CLOSURE_EXTENSION_URL, extension: [{ url: 'dateFermeture', valueDate: '2025-07-01' }] }];
-      const patient = await create(testPatient({ extension }));
+      const patient = await create(testPatient({ extension: [...(testPatient().extension ?? []), ...extension] }));
       expect((await factsOf(patient.id)).closed).to.equal(false);
     });
 

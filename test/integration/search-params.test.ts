@@ -10,7 +10,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { INS_NIR_TEST_SYSTEM } from '../../src/dmp/identifiers.js';
 import { SUPPORTED_SEARCH_PARAMS } from '../../src/fhir/search/parameters.js';
-import { expectOutcome, fhirFetch, randomTestIns, unique } from '../helpers/fhir.js';
+import { expectOutcome, fhirFetch, officialName, randomTestIns, testPatient, unique } from '../helpers/fhir.js';
 import { createResource, searchBundle, searchIds, sorted } from '../helpers/search.js';
 import { getTestServer } from '../helpers/server.js';
 
@@ -57,7 +57,8 @@ function patient(key: string, family: string, given: string, gender: Patient['ge
       { system: INS_NIR_TEST_SYSTEM, value: randomTestIns() },
       { system: SYS, value: key },
     ],
-    name: [{ use: 'official', family, given: [given] }],
+    name: [officialName(family, [given])],
+    extension: testPatient().extension,
     gender,
     birthDate,
   };

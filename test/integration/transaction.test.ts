@@ -12,7 +12,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { CATALOGUE, ERROR_CODE_SYSTEM, type ErrorKind } from '../../src/fhir/outcomes.js';
 import { INS_NIR_TEST_SYSTEM } from '../../src/dmp/identifiers.js';
-import { asBody, expectOutcome, fhirClient, fhirFetch, testPatient, unique } from '../helpers/fhir.js';
+import { asBody, expectOutcome, fhirClient, fhirFetch, officialName, testPatient, unique } from '../helpers/fhir.js';
 
 const TEST_ID_SYSTEM = 'urn:test:transaction';
 
@@ -92,7 +92,7 @@ function documentSet(): DocumentSet {
   const practitionerUrn = urn();
   const documentUrn = urn();
   const binaryUrn = urn();
-  const patient = testPatient({ name: [{ family: `Fam${marker}`, given: ['Alice'] }] });
+  const patient = testPatient({ name: [officialName(`Fam${marker}`, ['Alice'])] });
   const practitioner: Practitioner = {
     resourceType: 'Practitioner',
     identifier: [{ system: TEST_ID_SYSTEM, value: `prac-${marker}` }],
@@ -353,7 +353,7 @@ describe('transaction and batch (POST [base])', () => {
       const client = await fhirClient();
       const family = unique('Twin');
       for (let i = 0; i < 2; i++) {
-        await client.create({ resourceType: 'Patient', body: asBody(testPatient({ name: [{ family, given: ['A'] }] })) });
+        await client.create({ resourceType: 'Patient', body: asBody(testPatient({ name: [officialName(family, ['A'])] })) });
       }
       const set = documentSet();
       const since = new Date(Date.now() - 1000).toISOString();

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { FhirError } from '../../src/fhir/outcomes.js';
 import { parsePrefer } from '../../src/fhir/prefer.js';
-import { isJsonContentType, negotiate } from '../../src/http/negotiation.js';
+import { isJsonContentType, isXmlContentType, negotiate } from '../../src/http/negotiation.js';
 
 describe('content negotiation', () => {
   it('when FHIR JSON or JSON is accepted or asked by _format, then FHIR JSON is chosen', () => {
@@ -14,14 +14,30 @@ describe('content negotiation', () => {
     expect(negotiate(undefined, '*/*')).to.equal('any');
     expect(negotiate(undefined, 'application/pdf')).to.equal('any');
   });
-  it('when only XML is accepted or asked, then 406', () => {
-    for (const [format, accept] of [['xml', undefined], [undefined, 'application/fhir+xml']] as const) {
+  it('when XML is asked by _format or a FHIR XML Accept, then FHIR XML is chosen; a generic XML Accept is told apart', () => {
+    expect(negotiate('xml', 'application/fhir+json')).to.equal('fhir-xml');
+    expect(negotiate('application/fhir xml', undefined)).to.equal('fhir-xml');
+    expect(negotiate(undefined, 'application/fhir+xml')).to.equal('fhir-xml');
+    expect(negotiate(undefined, 'text/xml')).to.equal('xml');
+    expect(negotiate(undefined, 'application/xml, application/fhir+json')).to.equal('xml');
+  });
+  it('when Accept carries q-values, then the most wanted served type wins, q=0 never', () => {
+    expect(negotiate(undefined, 'application/fhir+xml;q=0.5, application/fhir+json')).to.equal('fhir-json');
+    expect(negotiate(undefined, 'application/fhir+json;q=0.1, application/fhir+xml')).to.equal('fhir-xml');
+    expect(negotiate(undefined, 'application/fhir+xml;q=0, */*')).to.equal('any');
+    expect(negotiate(undefined, 'text/turtle, application/pdf;q=0.2')).to.equal('any');
+  });
+  it('when only Turtle or HTML is accepted or asked, then 406', () => {
+    for (const [format, accept] of [['ttl', undefined], [undefined, 'application/fhir+turtle'], [undefined, 'text/html, text/turtle;q=0.5'], [undefined, 'application/fhir+json;q=0, text/turtle']] as const) {
       expect(() => negotiate(format, accept)).to.throw(FhirError).with.property('status', 406);
     }
   });
   it('when a Content-Type carries parameters, then it is still recognised', () => {
     expect(isJsonContentType('application/fhir+json; charset=utf-8')).to.equal(true);
     expect(isJsonContentType('text/plain')).to.equal(false);
+    expect(isXmlContentType('application/fhir+xml; charset=utf-8')).to.equal(true);
+    expect(isXmlContentType('text/xml')).to.equal(true);
+    expect(isXmlContentType('text/turtle')).to.equal(false);
   });
 });
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { decide, systemDecision, type PolicyAction, type PolicyDecision, type PolicyTarget, type ConsentFacts, type DocumentFacts, type PatientFacts } from '../../src/policy/decide.js';
+import { decide, openingConsentDecision, systemDecision, type PolicyAction, type PolicyDecision, type PolicyTarget, type ConsentFacts, type DocumentFacts, type PatientFacts } from '../../src/policy/decide.js';
 import { HabilitationMatrix } from '../../src/policy/habilitation-matrix.js';
 import type { Principal } from '../../src/policy/principal.js';
 import type { ReasonCode } from '../../src/policy/reasons.js';
@@ -416,10 +416,24 @@ describe('policy decide: rule 8, patient and legal representative', () => {
     expectDenied(check(representative(), 'read', DMP, facts({ isMinor: false })), 'representative-of-adult', 'patient');
   });
 
-  it('when a professional closes or reopens a DMP or manages its blocks, then only the patient may', () => {
-    expectDenied(check(doctor(), 'close', DMP, authorising('pr-doctor')), 'reserved-to-patient', 'patient');
+  it('when a professional reopens a DMP or manages its blocks, then only the patient may', () => {
     expectDenied(check(doctor(), 'reopen', DMP, authorising('pr-doctor')), 'reserved-to-patient', 'patient');
     expectDenied(check(doctor(), 'manage-consent', DMP, authorising('pr-doctor')), 'reserved-to-patient', 'patient');
+  });
+
+  it('when a professional closes a DMP on the patient\'s request, then only one the patient authorised may, never through an emergency mode', () => {
+    expectAllowed(check(doctor(), 'close', PATIENT_RECORD, authorising('pr-doctor')), 'authorised');
+    expectDenied(check(doctor(), 'close', PATIENT_RECORD, facts()), 'not-authorised', 'patient');
+    expectDenied(check(doctor('bris_de_glace'), 'close', PATIENT_RECORD, facts()), 'not-authorised', 'patient');
+    expectDenied(check(doctor(), 'close', document(doc()), authorising('pr-doctor')), 'default-deny', 'patient');
+  });
+
+  it('when a professional opens a DMP, then the opening is allowed pending the patient\'s consent, which only an authorisation of them satisfies', () => {
+    expectAllowed(check(doctor(), 'create', PATIENT_RECORD, facts()), 'opening-with-consent');
+    const pro = (doctor() as Extract<Principal, { kind: 'practitioner' }>).professional;
+    expect(openingConsentDecision(pro, authorising('pr-doctor'))).to.deep.equal({ allow: true, reason: 'opening-with-consent' });
+    expect(openingConsentDecision(pro, facts())).to.deep.equal({ allow: false, reason: 'opening-consent-missing', level: 'patient' });
+    expectDenied(check(patientUser(), 'create', PATIENT_RECORD, facts()), 'default-deny', 'patient');
   });
 
   it('when a professional reads audit traces, then it is allowed for their own traces only', () => {

@@ -93,13 +93,20 @@ async function runBatch(ctx: HandlerContext, entries: EntryRequest[]): Promise<F
 /** Transaction: all entries in one database transaction; the first failure rolls everything back. */
 async function runTransaction(ctx: HandlerContext, entries: EntryRequest[]): Promise<FhirResponse[]> {
   return ctx.repo.transaction(async (repo) => {
-    const txCtx: HandlerContext = { ...ctx, repo };
+    const beforeCommit: NonNullable<HandlerContext['beforeCommit']> = [];
+    const txCtx: HandlerContext = { ...ctx, repo, beforeCommit };
     const ids = await assignIds(txCtx, entries);
     const resolved = entries.map((e) => resolveEntry(e, ids));
     const out = new Array<FhirResponse>(entries.length);
-    const order = [...resolved].sort((a, b) => ORDER[a.request.method] - ORDER[b.request.method] || a.index - b.index);
+    // A Patient created by the Bundle comes first among the POSTs: its record must exist before the
+    // Consents and documents the same Bundle adds to it are decided.
+    const rank = (e: EntryRequest): number => ORDER[e.request.method] * 2 + (e.request.method === 'POST' && e.type === 'Patient' ? 0 : 1);
+    const order = [...resolved].sort((a, b) => rank(a) - rank(b) || a.index - b.index);
     for (const entry of order) {
       out[entry.index] = await runEntry(txCtx, entry, ids);
+    }
+    for (const check of beforeCommit) {
+      await check(repo);
     }
     return out;
   });

@@ -1,4 +1,4 @@
-import type { DocumentReference, Resource } from '@medplum/fhirtypes';
+import type { DocumentReference, Patient, Resource } from '@medplum/fhirtypes';
 import { FhirError, informational } from '../outcomes.js';
 import { parseSearch } from '../search/request.js';
 import type { SupportedType } from '../resource-types.js';
@@ -6,7 +6,9 @@ import type { FhirRequest, FhirResponse, HandlerContext } from '../types.js';
 import { runSearch } from '../../repo/search.js';
 import { searchFilterFor } from '../../policy/search-filter.js';
 import { assertReadable, assertWritable } from '../../policy/access.js';
-import { assertDmpAccess, combineFilters, dmpLookupFilter } from '../../policy/dmp-gate.js';
+import { assertDmpAccess, combineFilters, dmpLookupFilter, requireOpeningConsent } from '../../policy/dmp-gate.js';
+import { assertInsFree } from '../../dmp/dmp-registry.js';
+import { canonicalJson } from '../../audit/audit-writer.js';
 import { assertClientWritable, prepareWrite } from './write-input.js';
 
 /** The response for a stored resource: body, version headers, and Location on creation. */
@@ -80,7 +82,16 @@ export async function createHandler(ctx: HandlerContext, req: FhirRequest, type:
   const resource = prepareWrite(type, req.body);
   await assertWritable(ctx.principal, ctx.repo, type, 'c', { resource });
   await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, resource, 'create');
+  if (type === 'Patient' && ctx.policy) {
+    requireOpeningConsent(ctx.principal, ctx.beforeCommit, id);
+  }
   if (!req.headers.ifNoneExist) {
+    if (type === 'Patient') {
+      return ctx.repo.transaction(async (repo) => {
+        await assertInsFree(repo, resource as Patient);
+        return resourceResponse(await repo.create(type, resource, id), 201);
+      });
+    }
     return resourceResponse(await ctx.repo.create(type, resource, id), 201);
   }
   const criteria = req.headers.ifNoneExist;
@@ -92,6 +103,9 @@ export async function createHandler(ctx: HandlerContext, req: FhirRequest, type:
     }
     if (existing.length === 1) {
       return resourceResponse(existing[0], 200);
+    }
+    if (type === 'Patient') {
+      await assertInsFree(repo, resource as Patient);
     }
     return resourceResponse(await repo.create(type, resource), 201);
   });
@@ -125,7 +139,12 @@ export async function updateHandler(ctx: HandlerContext, req: FhirRequest, type:
   }
   await assertWritable(ctx.principal, ctx.repo, type, 'u', { id, resource });
   await assertDmpUpdate(ctx, type, id, resource);
-  const result = await ctx.repo.update(type, id, resource, ifMatch);
+  const result = await ctx.repo.transaction(async (repo) => {
+    if (type === 'Patient') {
+      await assertInsFree(repo, resource as Patient, id);
+    }
+    return repo.update(type, id, resource, ifMatch);
+  });
   return resourceResponse(result.resource, result.created ? 201 : 200);
 }
 
@@ -150,14 +169,29 @@ export async function deleteHandler(ctx: HandlerContext, type: SupportedType, id
  * document's visibility labels is its own action, reserved to the author or the patient), and the
  * new content must be something the caller could create.
  */
-async function assertDmpUpdate(ctx: HandlerContext, type: SupportedType, id: string, resource: Resource): Promise<void> {
+export async function assertDmpUpdate(ctx: HandlerContext, type: SupportedType, id: string, resource: Resource): Promise<void> {
   const current = (await ctx.repo.read(type, id))?.resource;
   if (!current) {
     await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, { ...resource, id }, 'create');
+    if (type === 'Patient' && ctx.policy) {
+      requireOpeningConsent(ctx.principal, ctx.beforeCommit, id);
+    }
     return;
   }
-  const labelsChanged = type === 'DocumentReference' && JSON.stringify((current as DocumentReference).securityLabel ?? []) !== JSON.stringify((resource as DocumentReference).securityLabel ?? []);
-  await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, current, labelsChanged ? 'change-visibility' : 'update');
+  const labelsChanged = type === 'DocumentReference' && canonicalJson((current as DocumentReference).securityLabel ?? []) !== canonicalJson((resource as DocumentReference).securityLabel ?? []);
+  if (labelsChanged) {
+    await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, current, 'change-visibility');
+  }
+  // Anything else that changes (or a write that changes nothing) needs the right to update: a label
+  // change must not carry other changes past the rules.
+  if (!labelsChanged || canonicalJson(withoutLabelsAndMeta(current)) !== canonicalJson(withoutLabelsAndMeta(resource))) {
+    await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, current, 'update');
+  }
+}
+
+function withoutLabelsAndMeta(resource: Resource): Resource {
+  const { meta: _meta, id: _id, ...rest } = resource as DocumentReference;
+  return { ...rest, securityLabel: undefined } as Resource;
 }
 
 /** Reads the version number out of `W/"3"`, `"3"` or `3`. */

@@ -5,6 +5,7 @@ import { isSupportedType, RESOURCE_TYPES } from '../resource-types.js';
 import { searchFilterFor, type SecurityFilter } from '../../policy/search-filter.js';
 import { searchsetBundle } from '../bundle.js';
 import { outcomeOf } from '../outcomes.js';
+import { dmpStatusOutcome, isDmpStatusQuestion } from './dmp-status.js';
 import { parsePrefer } from '../prefer.js';
 import { parseSearch } from '../search/request.js';
 import type { SupportedType } from '../resource-types.js';
@@ -47,10 +48,13 @@ export async function searchHandler(ctx: HandlerContext, req: FhirRequest, type:
   });
   const filters = await securityFilters(ctx, type, search.query);
   const page = await runSearch(ctx.repo.queryable, search.query, filters);
-  const outcome: OperationOutcome | undefined =
+  const ignored: OperationOutcome | undefined =
     search.ignored.length > 0
       ? outcomeOf('SEARCH_PARAM_IGNORED', `Ignored unknown or unsupported search parameters: ${search.ignored.join(', ')}`, search.ignored, 'warning')
       : undefined;
+  // TD0.2: a Patient search by INS also says each DMP's state and the caller's rights on it.
+  const status = type === 'Patient' && ctx.policy && isDmpStatusQuestion(search.query.filters) ? await dmpStatusOutcome(ctx.repo, ctx.principal, page.matches) : undefined;
+  const outcome: OperationOutcome | undefined = ignored && status ? { ...status, issue: [...ignored.issue, ...status.issue] } : (ignored ?? status);
   const touched = [...page.compartments].map(([ref, patientId]) => ({ ref, patientId }));
   return { status: 200, resource: searchsetBundle(ctx.settings.fhirBase, type, search, page, outcome), touched };
 }

@@ -3,7 +3,8 @@ import { FhirError } from '../outcomes.js';
 import { isValidId } from '../references.js';
 import { SERVER_WRITTEN_TYPES, type SupportedType } from '../resource-types.js';
 import { PROFILE_URLS, validateForWrite } from '../validate.js';
-import { insIssues } from '../../dmp/patient-ins.js';
+import type { Patient } from '@medplum/fhirtypes';
+import { insIssues, insTraitIssues, missingInsIssues, qualifiedIdentityIssues } from '../../dmp/patient-ins.js';
 
 /** Refuses client writes to types only the server writes (AuditEvent). */
 export function assertClientWritable(type: SupportedType): void {
@@ -47,10 +48,23 @@ export function prepareWrite(type: SupportedType, body: unknown, urlId?: string)
   }
   validateForWrite(prepared);
   if (prepared.resourceType === 'Patient') {
-    const issues = insIssues(prepared);
-    if (issues.length > 0) {
-      throw FhirError.withIssues('INVALID_INS', issues);
-    }
+    assertDmpIdentity(prepared);
   }
   return prepared;
+}
+
+/** A Patient is a DMP: a valid INS, a qualified identity, the INS traits (422 for each kind of failure). */
+function assertDmpIdentity(patient: Patient): void {
+  const checks = [
+    ['INVALID_INS', insIssues],
+    ['INS_REQUIRED', missingInsIssues],
+    ['IDENTITY_NOT_QUALIFIED', qualifiedIdentityIssues],
+    ['INS_TRAITS_MISSING', insTraitIssues],
+  ] as const;
+  for (const [kind, issuesOf] of checks) {
+    const issues = issuesOf(patient);
+    if (issues.length > 0) {
+      throw FhirError.withIssues(kind, issues);
+    }
+  }
 }

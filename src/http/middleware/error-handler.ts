@@ -2,7 +2,8 @@ import type { NextFunction, Request, Response } from 'express';
 import { currentContext } from '../../context/request-context.js';
 import { CATALOGUE, FhirError, outcomeOf } from '../../fhir/outcomes.js';
 import { UnauthorizedError } from './authenticate.js';
-import { FHIR_JSON } from '../negotiation.js';
+import { negotiateRequest, type ResponseFormat } from '../negotiation.js';
+import { writeResource } from '../write-resource.js';
 
 interface BodyParserError {
   type?: string;
@@ -31,7 +32,7 @@ export function toFhirError(err: unknown): FhirError {
   }
 }
 
-export function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   const fhirError = toFhirError(err);
   if (fhirError.status >= 500) {
     // Only the error's message and stack: never the request body, headers or query.
@@ -46,10 +47,25 @@ export function errorHandler(err: unknown, _req: Request, res: Response, _next: 
   } else if (fhirError.outcome.issue[0]?.details?.coding?.[0]?.code === CATALOGUE.INSUFFICIENT_SCOPE.id) {
     res.setHeader('WWW-Authenticate', 'Bearer error="insufficient_scope"');
   }
-  res.status(fhirError.status).type(FHIR_JSON).send(JSON.stringify(fhirError.outcome));
+  writeResource(res, fhirError.status, fhirError.outcome, errorFormat(req, fhirError));
+}
+
+/**
+ * FHIR errors follow the negotiated format (XML when XML was asked); a 406, a request whose
+ * format cannot be negotiated and anything outside /fhir get JSON.
+ */
+function errorFormat(req: Request, err: FhirError): ResponseFormat {
+  if (!req.originalUrl.startsWith('/fhir') || err.outcome.issue[0]?.details?.coding?.[0]?.code === CATALOGUE.NOT_ACCEPTABLE.id) {
+    return 'fhir-json';
+  }
+  try {
+    return negotiateRequest(req);
+  } catch {
+    return 'fhir-json';
+  }
 }
 
 /** 404 OperationOutcome for any path outside the served ones. */
 export function notFound(req: Request, res: Response): void {
-  res.status(404).type(FHIR_JSON).send(JSON.stringify(outcomeOf('UNKNOWN_ROUTE', `Nothing is served at ${req.method} ${req.path}`)));
+  writeResource(res, 404, outcomeOf('UNKNOWN_ROUTE', `Nothing is served at ${req.method} ${req.path}`), 'fhir-json');
 }

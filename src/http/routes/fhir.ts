@@ -10,7 +10,10 @@ import { ANONYMOUS } from '../../policy/principal.js';
 import type { ResourceRepo } from '../../repo/resource-repo.js';
 import type { AuditWriter } from '../../audit/audit-writer.js';
 import type { DmpPolicy } from '../../policy/dmp-gate.js';
-import { FHIR_JSON, isJsonContentType, negotiate, type ResponseFormat } from '../negotiation.js';
+import { isJsonContentType, isXmlContentType, isXmlMediaType, negotiateRequest, type ResponseFormat } from '../negotiation.js';
+import { writeResource } from '../write-resource.js';
+import { isFhirResourceXml, xmlToResource } from '../../fhir/xml.js';
+import { isJsonPatchContentType } from '../../fhir/patch/patch-body.js';
 
 export interface FhirRouteDeps {
   readonly repo: ResourceRepo;
@@ -20,19 +23,19 @@ export interface FhirRouteDeps {
   readonly policy: DmpPolicy;
 }
 
-// Methods whose body is read. No route serves PATCH: its body is left unread so that the router
-// answers 405 (a JSON Patch body would otherwise get a misleading 415).
-const WRITE_METHODS = new Set(['POST', 'PUT']);
+// Methods whose body is read.
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** The `/fhir` endpoint: body parsing and negotiation, then the transport-free FHIR router. */
 export function fhirRoutes(deps: FhirRouteDeps): express.Router {
   const router = express.Router();
-  router.use(express.json({ type: (req) => isJsonContentType(req.headers['content-type']), limit: deps.maxBodyBytes }));
+  router.use(express.json({ type: (req) => isJsonContentType(req.headers['content-type']) || isJsonPatchContentType(req.headers['content-type']), limit: deps.maxBodyBytes }));
+  router.use(express.text({ type: (req) => isXmlContentType(req.headers['content-type']) && !isBinaryPath((req as unknown as Request).path), limit: deps.maxBodyBytes }));
   router.use(express.urlencoded({ extended: false, limit: deps.maxBodyBytes }));
   router.use(express.raw({ type: (req) => isRawBinaryUpload(req as unknown as Request), limit: deps.maxBodyBytes }));
   router.use(async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const format = negotiate(firstQuery(req, '_format'), req.header('accept'));
+      const format = negotiateRequest(req);
       const fhirRequest = toFhirRequest(req);
       const response = await dispatch(
         {
@@ -53,16 +56,14 @@ export function fhirRoutes(deps: FhirRouteDeps): express.Router {
   return router;
 }
 
-function firstQuery(req: Request, key: string): string | undefined {
-  const v = (req.query as Record<string, unknown>)[key];
-  return Array.isArray(v) ? String(v[0]) : typeof v === 'string' ? v : undefined;
-}
-
 function isBinaryPath(path: string): boolean {
   return /^\/Binary(\/[^/]+)?\/?$/.test(path);
 }
 
-/** A Binary create/update sent as its own bytes (any non-JSON, non-form content type). */
+/**
+ * A Binary create/update sent as its own bytes (any non-JSON, non-form content type). XML is
+ * read raw too: it is a FHIR Binary only when its root says so (R4 binary.html), else a document.
+ */
 function isRawBinaryUpload(req: Request): boolean {
   const type = req.headers['content-type'];
   return isBinaryPath(req.path) && !!type && !isJsonContentType(type) && !type.startsWith('application/x-www-form-urlencoded');
@@ -88,13 +89,14 @@ function toFhirRequest(req: Request): FhirRequest {
       ifNoneMatch: req.header('if-none-match'),
       ifModifiedSince: req.header('if-modified-since'),
       prefer: req.header('prefer'),
+      contentType: req.header('content-type'),
     },
   };
 }
 
 function readBody(req: Request, query: Record<string, string[]>): unknown {
   const type = req.headers['content-type'] ?? '';
-  if (isJsonContentType(type)) {
+  if (isJsonContentType(type) || (req.method === 'PATCH' && isJsonPatchContentType(type))) {
     return req.body;
   }
   if (type.startsWith('application/x-www-form-urlencoded') && req.path.endsWith('/_search')) {
@@ -103,12 +105,18 @@ function readBody(req: Request, query: Record<string, string[]>): unknown {
     }
     return undefined;
   }
+  if (isXmlContentType(type) && typeof req.body === 'string') {
+    return xmlToResource(req.body);
+  }
   if (isRawBinaryUpload(req) && Buffer.isBuffer(req.body)) {
+    if (isXmlContentType(type) && isFhirResourceXml(req.body.toString('utf8'), 'Binary')) {
+      return xmlToResource(req.body.toString('utf8'));
+    }
     const id = req.path.split('/')[2];
     const binary: Binary = { resourceType: 'Binary', ...(id ? { id } : {}), contentType: type.trim(), data: req.body.toString('base64') };
     return binary;
   }
-  throw new FhirError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || 'none'}" is not accepted here: send application/fhir+json`, ['Content-Type']);
+  throw new FhirError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || 'none'}" is not accepted here: send application/fhir+json or application/fhir+xml`, ['Content-Type']);
 }
 
 function send(res: Response, settings: FhirSettings, response: FhirResponse, req: FhirRequest, format: ResponseFormat): void {
@@ -126,21 +134,27 @@ function send(res: Response, settings: FhirSettings, response: FhirResponse, req
     return;
   }
   const resource = response.resource;
-  if (resource?.resourceType === 'Binary' && req.method === 'GET' && format === 'any') {
+  if (resource?.resourceType === 'Binary' && req.method === 'GET' && wantsRawBinary(format, resource as Binary)) {
     sendRawBinary(res, response.status, resource as Binary);
     return;
   }
   const shaped = shapeForPrefer(response, parsePrefer(req.headers.prefer).return);
-  res.status(response.status);
   if (!shaped.resource) {
-    res.end();
+    res.status(response.status).end();
     return;
   }
-  const pretty = req.query._pretty?.[0] === 'true';
-  res.type(FHIR_JSON).send(JSON.stringify(shaped.resource as Resource, undefined, pretty ? 2 : undefined));
+  writeResource(res, response.status, shaped.resource as Resource, format, req.query._pretty?.[0] === 'true');
 }
 
-/** A Binary as its own bytes and content type, when the client did not ask for FHIR JSON. */
+/**
+ * A Binary is read as its own bytes unless a FHIR format is asked (R4 binary.html); a generic
+ * XML Accept (application/xml, text/xml) still gets the bytes of an XML document (a CDA).
+ */
+function wantsRawBinary(format: ResponseFormat, binary: Binary): boolean {
+  return format === 'any' || (format === 'xml' && isXmlMediaType(binary.contentType));
+}
+
+/** A Binary as its own bytes and content type, when the client did not ask for a FHIR format. */
 function sendRawBinary(res: Response, status: number, binary: Binary): void {
   const bytes = Buffer.from(binary.data ?? '', 'base64');
   res.status(status);

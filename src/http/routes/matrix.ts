@@ -4,7 +4,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { ConceptMap } from '@medplum/fhirtypes';
 import { FhirError } from '../../fhir/outcomes.js';
 import { HabilitationMatrix, HabilitationMatrixError } from '../../policy/habilitation-matrix.js';
-import { FHIR_JSON, negotiate } from '../negotiation.js';
+import { FHIR_JSON, firstQuery, isXmlFormat, negotiateRequest } from '../negotiation.js';
+import { writeResource } from '../write-resource.js';
 
 /** The id the habilitation matrix is served under, whatever the id in the configured file. */
 export const MATRIX_CONCEPT_MAP_ID = 'dmp-habilitation-matrix';
@@ -63,11 +64,15 @@ export function matrixRoutes(matrixFile: string): express.Router {
   const router = express.Router();
   router.get(MATRIX_PATH, (req: Request, res: Response, next: NextFunction) => {
     try {
-      negotiate(firstQuery(req, '_format'), req.header('accept')); // 406 for XML and the like
+      const format = negotiateRequest(req); // 406 for Turtle and the like
       res.setHeader('ETag', served.etag);
       res.setHeader('Last-Modified', served.lastModified.toUTCString());
       if (matchesEtag(req.header('if-none-match'), served.etag)) {
         res.status(304).end();
+        return;
+      }
+      if (isXmlFormat(format)) {
+        writeResource(res, 200, served.resource, format);
         return;
       }
       res.status(200).type(FHIR_JSON).send(firstQuery(req, '_pretty') === 'true' ? prettyBody : body);
@@ -80,11 +85,6 @@ export function matrixRoutes(matrixFile: string): express.Router {
     next(new FhirError('METHOD_NOT_ALLOWED', `The habilitation matrix is read-only: ${req.method} is not allowed on ConceptMap/${MATRIX_CONCEPT_MAP_ID} (allowed: ${ALLOWED}); a deployment changes it with the setting HABILITATION_MATRIX_FILE`));
   });
   return router;
-}
-
-function firstQuery(req: Request, key: string): string | undefined {
-  const v = (req.query as Record<string, unknown>)[key];
-  return Array.isArray(v) ? String(v[0]) : typeof v === 'string' ? v : undefined;
 }
 
 /** If-None-Match: `*` or a list of (weak or strong) tags, compared weakly (RFC 9110 §13.1.2). */
