@@ -25,7 +25,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await loadDemoDataOnce(db, settings, logger);
     const demoClients = await ensureDemoClients({ clientsFile: config.auth.clientsFile, baseUrl: config.baseUrl, dataDir: config.dataDir });
     if (demoClients.created) {
-      logger.info({ clientsFile: config.auth.clientsFile }, 'demo SMART clients registered (demo-app, demo-backend)');
+      logger.info({ clientsFile: config.auth.clientsFile }, 'demo SMART clients registered (demo-app, demo-backend, demo-insurer)');
     }
   }
   const app = buildApp({ config, db, logger });

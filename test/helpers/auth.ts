@@ -24,6 +24,8 @@ export interface TestClients {
   readonly file: string;
   /** SMART Backend Services client (private_key_jwt, client_credentials, system/*.cruds). */
   readonly backend: { readonly clientId: string; readonly key: ClientKey };
+  /** The insurer's Backend Services client (DMP role insurer, the reimbursement feed's scopes). */
+  readonly insurer: { readonly clientId: string; readonly key: ClientKey; readonly scope: string };
   /** Public SMART app (PKCE, no secret). */
   readonly publicApp: { readonly clientId: string; readonly redirectUri: string };
   /** Confidential app with client_secret_basic. */
@@ -37,10 +39,13 @@ export async function writeTestClients(): Promise<TestClients> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmp-test-clients-'));
   const file = path.join(dir, 'smart-clients.json');
   const key = await makeClientKey();
+  const insurerKey = await makeClientKey();
+  const insurerScope = 'system/Patient.rs system/DocumentReference.crs system/Binary.c';
   const secret = randomUUID();
   const appScope = 'openid fhirUser profile launch launch/patient offline_access online_access patient/*.cruds user/*.cruds';
   const clients = [
     { client_id: 'test-backend', client_name: 'Test backend', redirect_uris: [], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key.publicJwk] }, scope: 'system/*.cruds', grant_types: ['client_credentials'], dmp_role: 'operator' },
+    { client_id: 'test-insurer', client_name: 'Test insurer', redirect_uris: [], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [insurerKey.publicJwk] }, scope: insurerScope, grant_types: ['client_credentials'], dmp_role: 'insurer' },
     { client_id: 'test-public-app', client_name: 'Test public app', redirect_uris: [TEST_REDIRECT_URI], token_endpoint_auth_method: 'none', scope: appScope, grant_types: ['authorization_code', 'refresh_token'] },
     { client_id: 'test-confidential-app', client_name: 'Test confidential app', redirect_uris: [TEST_REDIRECT_URI], token_endpoint_auth_method: 'client_secret_basic', client_secret: secret, scope: appScope, grant_types: ['authorization_code', 'refresh_token'] },
   ];
@@ -48,6 +53,7 @@ export async function writeTestClients(): Promise<TestClients> {
   return {
     file,
     backend: { clientId: 'test-backend', key },
+    insurer: { clientId: 'test-insurer', key: insurerKey, scope: insurerScope },
     publicApp: { clientId: 'test-public-app', redirectUri: TEST_REDIRECT_URI },
     confidentialApp: { clientId: 'test-confidential-app', secret, redirectUri: TEST_REDIRECT_URI },
   };

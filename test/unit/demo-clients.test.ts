@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { calculateJwkThumbprint, createLocalJWKSet, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import { readClientsFile, type SmartClient } from '../../src/auth/clients.js';
-import { DEMO_APP_SCOPE, DEMO_BACKEND_SCOPE, ensureDemoClients } from '../../src/auth/demo-clients.js';
+import { DEMO_APP_SCOPE, DEMO_BACKEND_SCOPE, DEMO_INSURER_SCOPE, demoInsurerKeyFile, ensureDemoClients } from '../../src/auth/demo-clients.js';
 
 const BASE_URL = 'https://dmp.example.org';
 
@@ -24,11 +24,30 @@ describe('demo SMART clients (first start with the demo data)', () => {
     }
   });
 
-  it('when there is no clients file, then it is created (0644) with demo-app and demo-backend and created is true', async () => {
+  it('when there is no clients file, then it is created (0644) with demo-app, demo-backend and demo-insurer and created is true', async () => {
     const where = fresh();
     expect(await ensureDemoClients({ ...where, baseUrl: BASE_URL })).to.deep.equal({ created: true });
     expect(fs.statSync(where.clientsFile).mode & 0o777).to.equal(0o644);
-    expect(readClientsFile(where.clientsFile).map((c) => c.client_id)).to.deep.equal(['demo-app', 'demo-backend']);
+    expect(readClientsFile(where.clientsFile).map((c) => c.client_id)).to.deep.equal(['demo-app', 'demo-backend', 'demo-insurer']);
+  });
+
+  it('when the demo insurer is registered, then it is a client_credentials client with the DMP role insurer, the feed scopes and its own key (0600 in the data folder)', async () => {
+    const where = fresh();
+    await ensureDemoClients({ ...where, baseUrl: BASE_URL });
+    const clients = readClientsFile(where.clientsFile);
+    const insurer = clients.find((c) => c.client_id === 'demo-insurer') as SmartClient;
+    expect(insurer).to.include({ token_endpoint_auth_method: 'private_key_jwt', scope: DEMO_INSURER_SCOPE, dmp_role: 'insurer' });
+    expect(insurer.scope).to.equal('system/Patient.rs system/DocumentReference.crs system/Binary.c');
+    expect(insurer.grant_types).to.deep.equal(['client_credentials']);
+    const keyFile = demoInsurerKeyFile(where.dataDir);
+    expect(keyFile).to.equal(path.join(where.dataDir, 'demo-insurer-key.json'));
+    expect(fs.statSync(keyFile).mode & 0o777).to.equal(0o600);
+    const privateJwk = JSON.parse(fs.readFileSync(keyFile, 'utf8')) as JWK;
+    expect(privateJwk.kid).to.equal(insurer.jwks!.keys[0].kid);
+    const backend = clients.find((c) => c.client_id === 'demo-backend') as SmartClient;
+    expect(privateJwk.kid, 'the insurer does not share the backend key').to.not.equal(backend.jwks!.keys[0].kid);
+    const jwt = await new SignJWT({ sub: 'demo-insurer' }).setProtectedHeader({ alg: 'ES384', kid: privateJwk.kid }).sign(await importJWK(privateJwk, 'ES384'));
+    expect((await jwtVerify(jwt, createLocalJWKSet(insurer.jwks!), { algorithms: ['ES384'] })).payload.sub).to.equal('demo-insurer');
   });
 
   it('when the demo app is registered, then it is a public PKCE app redirecting to BASE_URL/demo-app/callback', async () => {
@@ -75,14 +94,16 @@ describe('demo SMART clients (first start with the demo data)', () => {
     expect(payload.sub).to.equal('demo-backend');
   });
 
-  it('when it runs again, then created is false and neither the clients file nor the key changes', async () => {
+  it('when it runs again, then created is false and neither the clients file nor the keys change', async () => {
     const where = fresh();
     await ensureDemoClients({ ...where, baseUrl: BASE_URL });
     const clients = fs.readFileSync(where.clientsFile, 'utf8');
     const key = fs.readFileSync(where.keyFile, 'utf8');
+    const insurerKey = fs.readFileSync(demoInsurerKeyFile(where.dataDir), 'utf8');
     expect(await ensureDemoClients({ ...where, baseUrl: 'https://other.example.org' })).to.deep.equal({ created: false });
     expect(fs.readFileSync(where.clientsFile, 'utf8')).to.equal(clients);
     expect(fs.readFileSync(where.keyFile, 'utf8')).to.equal(key);
+    expect(fs.readFileSync(demoInsurerKeyFile(where.dataDir), 'utf8')).to.equal(insurerKey);
   });
 
   it('when a clients file already exists (even an empty registry), then it is never overwritten and no key is written', async () => {
@@ -91,13 +112,14 @@ describe('demo SMART clients (first start with the demo data)', () => {
     expect(await ensureDemoClients({ ...where, baseUrl: BASE_URL })).to.deep.equal({ created: false });
     expect(fs.readFileSync(where.clientsFile, 'utf8')).to.equal('[]\n');
     expect(fs.existsSync(where.keyFile)).to.equal(false);
+    expect(fs.existsSync(demoInsurerKeyFile(where.dataDir))).to.equal(false);
   });
 
   it('when the clients file lives in a folder of its own that does not exist yet, then the folder is created and the key still goes to the data folder', async () => {
     const where = fresh();
     const clientsFile = path.join(where.dataDir, 'etc', 'smart', 'clients.json');
     expect(await ensureDemoClients({ clientsFile, dataDir: where.dataDir, baseUrl: BASE_URL })).to.deep.equal({ created: true });
-    expect(readClientsFile(clientsFile)).to.have.length(2);
+    expect(readClientsFile(clientsFile)).to.have.length(3);
     expect(fs.existsSync(where.keyFile)).to.equal(true);
   });
 
@@ -107,6 +129,8 @@ describe('demo SMART clients (first start with the demo data)', () => {
     expect(results.filter((r) => r.created)).to.have.length(1);
     const backend = readClientsFile(where.clientsFile).find((c) => c.client_id === 'demo-backend') as SmartClient;
     expect((JSON.parse(fs.readFileSync(where.keyFile, 'utf8')) as JWK).kid).to.equal(backend.jwks!.keys[0].kid);
-    expect(fs.readdirSync(where.dataDir).sort()).to.deep.equal(['demo-backend-key.json', 'smart-clients.json']);
+    const insurer = readClientsFile(where.clientsFile).find((c) => c.client_id === 'demo-insurer') as SmartClient;
+    expect((JSON.parse(fs.readFileSync(demoInsurerKeyFile(where.dataDir), 'utf8')) as JWK).kid).to.equal(insurer.jwks!.keys[0].kid);
+    expect(fs.readdirSync(where.dataDir).sort()).to.deep.equal(['demo-backend-key.json', 'demo-insurer-key.json', 'smart-clients.json']);
   });
 });
