@@ -71,8 +71,10 @@ export function buildApp({ config, db, logger }: AppDeps): Express {
         fhirBase: `${config.baseUrl}/fhir`,
         searchDefaultCount: config.searchDefaultCount,
         searchMaxCount: config.searchMaxCount,
+        pilotageMinCellCount: config.pilotageMinCellCount,
       },
       maxBodyBytes: config.maxBodyBytes,
+      binaryMaxBytes: config.binaryMaxBytes,
       audit: new AuditWriter({ name: 'dmp-fhir-server', clientSystem: `${config.baseUrl}/auth/clients` }),
       policy: { matrix: config.policy.matrix, invisiblePatientDelayDays: config.policy.invisiblePatientDelayDays, retentionYears: config.policy.retentionYears },
     })

@@ -120,5 +120,18 @@ function agentsOf(principal: Principal, clientSystem: string): AuditEventAgent[]
     ...(role.length ? { role } : {}),
     purposeOfUse: [purpose],
   };
-  return [user, client];
+  const structure = principal.kind === 'practitioner' ? principal.professional.structure : undefined;
+  return structure ? [user, client, structureAgent(structure)] : [user, client];
+}
+
+/** The structure id a professional's token names (PSC activity); `$pilotage` counts accesses per structure. */
+export const STRUCTURE_ID_SYSTEM = 'https://dmp-fhir-server.org/fhir/sid/structure';
+
+/** The structure the professional acted for, as one more agent (R4 AuditEvent has no element for it). */
+function structureAgent(structure: string): AuditEventAgent {
+  return {
+    type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-RoleClass', code: 'PROV', display: 'healthcare provider' }] },
+    who: { identifier: { system: STRUCTURE_ID_SYSTEM, value: structure } },
+    requestor: false,
+  };
 }

@@ -14,8 +14,12 @@ export interface Config {
   readonly dataDir: string;
   readonly logLevel: string;
   readonly maxBodyBytes: number;
+  /** Largest Binary content (decoded bytes) accepted on any write path; above it: 413. */
+  readonly binaryMaxBytes: number;
   readonly searchDefaultCount: number;
   readonly searchMaxCount: number;
+  /** `$pilotage`: smallest count a stratum may show (small cells withheld); 1 = every count shown. */
+  readonly pilotageMinCellCount: number;
   readonly dbPoolSize: number;
   readonly shutdownTimeoutMs: number;
   readonly seedDemoData: boolean;
@@ -99,8 +103,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.DATA_DIR?.startsWith('memory://') ? env.DATA_DIR : path.resolve(env.DATA_DIR || './data'),
     logLevel: env.LOG_LEVEL || 'info',
     maxBodyBytes: intSetting(env, 'MAX_BODY_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    // A PostgreSQL bytea value holds at most 1 GB.
+    binaryMaxBytes: intSetting(env, 'BINARY_MAX_BYTES', 50 * 1024 * 1024, 1024, 1000 * 1000 * 1000),
     searchDefaultCount: Math.min(intSetting(env, 'SEARCH_DEFAULT_COUNT', 20, 1, 10000), searchMaxCount),
     searchMaxCount,
+    pilotageMinCellCount: intSetting(env, 'PILOTAGE_MIN_CELL_COUNT', 1, 1, 1000),
     dbPoolSize: intSetting(env, 'DB_POOL_SIZE', 10, 1, 200),
     shutdownTimeoutMs: intSetting(env, 'SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
     seedDemoData: boolSetting(env, 'SEED_DEMO_DATA', true),

@@ -165,6 +165,12 @@ export const VISIBILITY = {
 } as const;
 
 /** Extension marking an archived DocumentReference or List (PDSm). */
+/** IHE MHD list types (List.code): submissionset, folder. */
+export const MHD_LIST_TYPES_SYSTEM = 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes';
+/** IHE MHD SubmissionSet sourceId (List.extension, valueIdentifier). */
+export const MHD_SOURCE_ID_EXTENSION_URL = 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId';
+/** IHE MHD SubmissionSet contentTypeCode (List.extension, valueCodeableConcept). */
+export const MHD_DESIGNATION_TYPE_EXTENSION_URL = 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType';
 export const IS_ARCHIVED_EXTENSION_URL = 'https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived';
 
 // ---------------------------------------------------------------------------

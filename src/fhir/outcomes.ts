@@ -33,6 +33,8 @@ export const CATALOGUE = {
   PROFILE_VIOLATION: { id: 'DMPF-0016', status: 422, code: 'processing' },
   INVALID_ID: { id: 'DMPF-0017', status: 400, code: 'value' },
   BAD_REQUEST: { id: 'DMPF-0018', status: 400, code: 'invalid' },
+  /** A document (Binary content, attachment data) larger than BINARY_MAX_BYTES, whatever the body that carries it. */
+  BINARY_TOO_LARGE: { id: 'DMPF-0019', status: 413, code: 'too-long' },
   NOT_ACCEPTABLE: { id: 'DMPF-0020', status: 406, code: 'not-supported' },
   UNSUPPORTED_MEDIA_TYPE: { id: 'DMPF-0021', status: 415, code: 'not-supported' },
   PRECONDITION_FAILED: { id: 'DMPF-0030', status: 412, code: 'conflict' },
@@ -45,6 +47,9 @@ export const CATALOGUE = {
   SEARCH_PARAM_IGNORED: { id: 'DMPF-0044', status: 200, code: 'not-supported' },
   INVALID_BUNDLE: { id: 'DMPF-0050', status: 400, code: 'invalid' },
   UNRESOLVED_REFERENCE: { id: 'DMPF-0051', status: 400, code: 'not-found' },
+  MHD_SUBMISSION_INVALID: { id: 'DMPF-0052', status: 422, code: 'business-rule' },
+  DOCUMENT_CLASS_MISMATCH: { id: 'DMPF-0053', status: 422, code: 'business-rule' },
+  REPLACEMENT_INVALID: { id: 'DMPF-0054', status: 422, code: 'business-rule' },
   UNAUTHORIZED: { id: 'DMPF-0060', status: 401, code: 'login' },
   FORBIDDEN: { id: 'DMPF-0061', status: 403, code: 'forbidden' },
   INSUFFICIENT_SCOPE: { id: 'DMPF-0062', status: 403, code: 'forbidden' },

@@ -8,6 +8,8 @@ import { validateHandler } from './handlers/validate.handler.js';
 import { bundleHandler } from './handlers/bundle.handler.js';
 import { metadataHandler } from './handlers/metadata.handler.js';
 import { verifyAuditHandler } from './handlers/verify-audit.handler.js';
+import { everythingHandler } from './handlers/everything.handler.js';
+import { pilotageHandler } from './handlers/pilotage.handler.js';
 import { closeHandler, destroyHandler, reopenHandler } from './handlers/dmp-lifecycle.handler.js';
 import { conditionalPatchHandler, PATCHABLE_TYPES, patchHandler } from './handlers/patch.handler.js';
 import { permissionFor, requireScope } from '../policy/scope-gate.js';
@@ -36,6 +38,9 @@ export interface Route {
 export const ROUTES: readonly Route[] = [
   { method: 'GET', pattern: ['metadata'], interaction: 'capabilities', level: 'system', handle: (ctx) => metadataHandler(ctx) },
   { method: 'POST', pattern: [], interaction: 'transaction', level: 'system', handle: (ctx, req) => bundleHandler(ctx, req) },
+  // Before `:type`, which would otherwise take `$pilotage` for a type name.
+  { method: 'GET', pattern: ['$pilotage'], interaction: '$pilotage', level: 'system', handle: (ctx, req) => pilotageHandler(ctx, req) },
+  { method: 'POST', pattern: ['$pilotage'], interaction: '$pilotage', level: 'system', handle: (ctx, req) => pilotageHandler(ctx, req) },
   { method: 'GET', pattern: [':type'], interaction: 'search-type', level: 'type', handle: (ctx, req, p) => searchHandler(ctx, req, p.type) },
   { method: 'POST', pattern: [':type', '_search'], interaction: 'search-type', level: 'type', handle: (ctx, req, p) => searchHandler(ctx, req, p.type) },
   { method: 'POST', pattern: [':type'], interaction: 'create', level: 'type', handle: (ctx, req, p) => createHandler(ctx, req, p.type) },
@@ -47,6 +52,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'PATCH', pattern: [':type'], interaction: 'patch', level: 'type', types: PATCHABLE_TYPES, handle: (ctx, req, p) => conditionalPatchHandler(ctx, req, p.type) },
   { method: 'DELETE', pattern: [':type', ':id'], interaction: 'delete', level: 'instance', handle: (ctx, _req, p) => deleteHandler(ctx, p.type, p.id) },
   { method: 'GET', pattern: [':type', ':id', '_history'], interaction: 'history-instance', level: 'instance', handle: (ctx, req, p) => historyHandler(ctx, req, p.type, p.id) },
+  { method: 'GET', pattern: [':type', ':id', '$everything'], interaction: '$everything', level: 'instance', handle: (ctx, req, p) => everythingHandler(ctx, req, p.type, p.id) },
+  { method: 'POST', pattern: [':type', ':id', '$everything'], interaction: '$everything', level: 'instance', handle: (ctx, req, p) => everythingHandler(ctx, req, p.type, p.id) },
   { method: 'GET', pattern: [':type', ':id', '$verify-audit'], interaction: '$verify-audit', level: 'instance', handle: (ctx, _req, p) => verifyAuditHandler(ctx, p.type, p.id) },
   { method: 'POST', pattern: [':type', ':id', '$close'], interaction: '$close', level: 'instance', handle: (ctx, req, p) => closeHandler(ctx, req, p.type, p.id) },
   { method: 'POST', pattern: [':type', ':id', '$reopen'], interaction: '$reopen', level: 'instance', handle: (ctx, req, p) => reopenHandler(ctx, req, p.type, p.id) },

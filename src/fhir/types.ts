@@ -51,6 +51,8 @@ export interface FhirSettings {
   readonly fhirBase: string;
   readonly searchDefaultCount: number;
   readonly searchMaxCount: number;
+  /** `$pilotage`: strata counting less than this are withheld (PILOTAGE_MIN_CELL_COUNT; 1 = none). */
+  readonly pilotageMinCellCount?: number;
 }
 
 /** Everything a handler may use: storage (already bound to a transaction when in one), caller, settings. */

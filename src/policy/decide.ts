@@ -89,10 +89,11 @@ export interface ConsentFacts {
 
 /**
  * What the action applies to: the record (`part`: the Patient itself, its documents as a search's
- * patient gate, else the record's other data: lists, representatives), a document, a Consent.
+ * patient gate, its lists (MHD SubmissionSets), else the record's other data: representatives), a
+ * document, a Consent.
  */
 export type PolicyTarget =
-  | { readonly kind: 'dmp'; readonly part?: 'patient' | 'documents' }
+  | { readonly kind: 'dmp'; readonly part?: 'patient' | 'documents' | 'lists' }
   | { readonly kind: 'document'; readonly document: DocumentFacts }
   | { readonly kind: 'consent'; readonly consent: ConsentFacts };
 
@@ -146,6 +147,8 @@ function forProfessional(pro: ProfessionalIdentity, mode: AccessMode, action: Po
       // Opening a DMP with the patient present: the handler requires the patient's authorisation of
       // this professional (a Consent) in the same transaction, which is the patient's consent.
       if (target.kind === 'dmp' && target.part === 'patient') return allow('opening-with-consent');
+      // A SubmissionSet (ITI-65) goes with the documents it submits: feeding too.
+      if (target.kind === 'dmp' && target.part === 'lists') return options.matrix.knowsProfession(pro.profession) ? allow('feeding') : deny('unknown-profession');
       if (target.kind !== 'document') return deny('default-deny');
       if (!options.matrix.knowsProfession(pro.profession)) return deny('unknown-profession');
       return isReimbursement(target.document) || isPatientDocumentType(target.document) ? deny('reserved-document-type') : allow('feeding');
@@ -279,6 +282,7 @@ function forPatientUser(who: PatientRole, action: PolicyAction, target: PolicyTa
     case 'destroy':
       return doc ? deny('default-deny') : granted;
     case 'create':
+      if (target.kind === 'dmp' && target.part === 'lists') return granted; // the SubmissionSet of their own deposit
       if (!doc) return deny('default-deny');
       return isPatientDocumentType(doc) ? granted : deny('patient-document-types-only');
     case 'update':

@@ -38,6 +38,7 @@ export function dmpRulesApply(principal: Principal): boolean {
 function recordTarget(type: SupportedType): PolicyTarget {
   if (type === 'Patient') return { kind: 'dmp', part: 'patient' };
   if (type === 'DocumentReference') return { kind: 'dmp', part: 'documents' };
+  if (type === 'List') return { kind: 'dmp', part: 'lists' };
   return { kind: 'dmp' };
 }
 

@@ -38,6 +38,13 @@ export interface Row {
 }
 
 export const COLUMNS = 'id, version_id, last_updated, deleted, patient_id, content, bytes';
+/** The same columns with the bytes left in the database (see `withDeferredBinaryBytes`). */
+const COLUMNS_WITHOUT_BYTES = 'id, version_id, last_updated, deleted, patient_id, content, NULL::bytea AS bytes';
+
+export interface RepoOptions {
+  /** Binary reads (read, readVersion) leave the content in the database: the caller streams it (binary-content.ts). */
+  readonly deferBinaryBytes?: boolean;
+}
 
 /**
  * Stores and reads FHIR resources: current table + history table + search index, per type.
@@ -46,8 +53,17 @@ export const COLUMNS = 'id, version_id, last_updated, deleted, patient_id, conte
 export class ResourceRepo {
   constructor(
     private readonly db: Database,
-    private readonly tx?: Queryable
+    private readonly tx?: Queryable,
+    private readonly options: RepoOptions = {}
   ) {}
+
+  /**
+   * The same repository whose Binary reads come without `data` (and without loading the content):
+   * for a Binary read answered with its own bytes, streamed from the database afterwards.
+   */
+  withDeferredBinaryBytes(): ResourceRepo {
+    return new ResourceRepo(this.db, this.tx, { ...this.options, deferBinaryBytes: true });
+  }
 
   private get q(): Queryable {
     return this.tx ?? this.db;
@@ -63,7 +79,7 @@ export class ResourceRepo {
     if (this.tx) {
       return fn(this);
     }
-    return this.db.withTransaction((tx) => fn(new ResourceRepo(this.db, tx)));
+    return this.db.withTransaction((tx) => fn(new ResourceRepo(this.db, tx, this.options)));
   }
 
   /** Creates a resource with a server-assigned id (or the given one). */
@@ -148,14 +164,14 @@ export class ResourceRepo {
 
   /** The current version of a resource (possibly a deletion), or undefined if it never existed. */
   async read(type: SupportedType, id: string): Promise<StoredVersion | undefined> {
-    const { rows } = await this.q.query<Row>(`SELECT ${COLUMNS} FROM ${currentTable(type)} WHERE id = $1`, [id]);
+    const { rows } = await this.q.query<Row>(`SELECT ${this.readColumns(type)} FROM ${currentTable(type)} WHERE id = $1`, [id]);
     return rows[0] ? toVersion(type, rows[0], 'PUT') : undefined;
   }
 
   /** One version of a resource, or undefined. */
   async readVersion(type: SupportedType, id: string, versionId: number): Promise<StoredVersion | undefined> {
     const { rows } = await this.q.query<Row>(
-      `SELECT ${COLUMNS}, method FROM ${historyTable(type)} WHERE id = $1 AND version_id = $2`,
+      `SELECT ${this.readColumns(type)}, method FROM ${historyTable(type)} WHERE id = $1 AND version_id = $2`,
       [id, versionId]
     );
     return rows[0] ? toVersion(type, rows[0]) : undefined;
@@ -233,6 +249,10 @@ export class ResourceRepo {
   /** Raw query access for the search executor (same connection / transaction). */
   get queryable(): Queryable {
     return this.q;
+  }
+
+  private readColumns(type: SupportedType): string {
+    return type === 'Binary' && this.options.deferBinaryBytes ? COLUMNS_WITHOUT_BYTES : COLUMNS;
   }
 
   private async lockCurrent(type: SupportedType, id: string): Promise<Row | undefined> {

@@ -59,8 +59,9 @@ describe('Binary: create', () => {
     expect(outcome.issue.flatMap((i) => i.expression ?? [])).to.include('Binary.data');
   });
 
-  it('when a raw upload is over the 2 MiB limit, then 413 BODY_TOO_LARGE', async () => {
-    const res = await fhirFetch('Binary', { method: 'POST', headers: { 'content-type': 'application/pdf' }, body: Buffer.alloc(2 * 1024 * 1024 + 1) });
+  it('when a FHIR JSON Binary body is over the 2 MiB body limit, then 413 BODY_TOO_LARGE (raw uploads answer to BINARY_MAX_BYTES instead: iti68.test.ts)', async () => {
+    const body = JSON.stringify({ resourceType: 'Binary', contentType: 'application/pdf', data: Buffer.alloc(1600 * 1024).toString('base64') });
+    const res = await fhirFetch('Binary', { method: 'POST', body });
     await expectOutcome(res, 413, 'BODY_TOO_LARGE');
   });
 

@@ -340,7 +340,7 @@ describe('CapabilityStatement (GET [base]/metadata)', () => {
       });
 
       it(`when the CapabilityStatement lists $validate for ${type}, then $validate accepts a valid ${type}`, async () => {
-        expect((entryOf(type).operation ?? []).map((o) => o.name)).to.deep.equal(type === 'Patient' ? ['validate', 'verify-audit', 'close', 'reopen', 'destroy'] : ['validate']);
+        expect((entryOf(type).operation ?? []).map((o) => o.name)).to.deep.equal(type === 'Patient' ? ['validate', 'verify-audit', 'close', 'reopen', 'destroy', 'everything'] : ['validate']);
         const res = await fhirFetch(`${type}/$validate`, { method: 'POST', body: JSON.stringify(minimalResource(type, unique('val'))) });
         await json<Resource>(res, 200, '$validate');
       });

@@ -218,8 +218,9 @@ describe('npm run feed:remb (the insurer feeds reimbursement histories over HTTP
     const [doc] = await rembDocsOf(ids[5]);
     const attachment = doc.content[0].attachment;
     expect(doc.identifier?.[0].system).to.equal(REMB_IDENTIFIER_SYSTEM);
-    expect(attachment.url).to.match(/^Binary\/[0-9a-f-]{36}$/);
-    const res = await fhirFetch(attachment.url as string, { headers: { accept: 'text/csv' } });
+    const { fhirBase } = await getTestServer();
+    expect(attachment.url).to.match(new RegExp(`^${fhirBase}/Binary/[0-9a-f-]{36}$`));
+    const res = await fhirFetch((attachment.url as string).slice(fhirBase.length + 1), { headers: { accept: 'text/csv' } });
     expect(res.status).to.equal(200);
     const bytes = Buffer.from(await res.arrayBuffer());
     expect(attachment.size).to.equal(bytes.length);

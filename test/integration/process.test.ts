@@ -224,8 +224,9 @@ describe('server process (node src/server.ts, embedded PGlite, demo data)', func
         expect(doc.subject?.reference).to.match(/^Patient\/[^/]+$/);
         expect((await call(running(), `/fhir/${doc.subject?.reference}`)).status).to.equal(200);
         const url = doc.content[0].attachment.url as string;
-        expect(url).to.match(/^Binary\/[^/]+$/);
-        const binary = await fetch(`${running().baseUrl}/fhir/${url}`, { headers: { authorization: `Bearer ${await tokenFor(running())}` } });
+        // ITI-68: the content is retrieved from this server, at an absolute URL on its FHIR base.
+        expect(url).to.match(new RegExp(`^${running().baseUrl}/fhir/Binary/[^/]+$`));
+        const binary = await fetch(url, { headers: { authorization: `Bearer ${await tokenFor(running())}` } });
         expect(binary.status).to.equal(200);
         expect(binary.headers.get('content-type')).to.contain(doc.content[0].attachment.contentType as string);
         expect((await binary.arrayBuffer()).byteLength).to.equal(doc.content[0].attachment.size);

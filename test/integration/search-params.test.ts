@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type {
+  Bundle,
   Consent,
   DocumentReference,
   List,
@@ -138,7 +139,7 @@ async function createFixture(): Promise<Fixture> {
       date: '2021-06-01T08:00:00Z',
       author: [{ reference: `Organization/${o1.id}` }],
       securityLabel: [coded('R', CONFIDENTIALITY)],
-      relatesTo: [{ code: 'replaces', target: { reference: `DocumentReference/${d1.id}` } }],
+      relatesTo: [{ code: 'appends', target: { reference: `DocumentReference/${d1.id}` } }],
       content: [{ attachment: { contentType: 'text/plain' } }],
       context: { period: { start: '2021-01-01' }, facilityType: coded('fac-b'), practiceSetting: coded('set-b'), event: [coded('evt-b')] },
     }),
@@ -212,7 +213,15 @@ async function createFixture(): Promise<Fixture> {
 
 /** Expects the search (path relative to /fhir) to match exactly these resources (order ignored). */
 async function expectMatches(path: string, expected: { id: string }[]): Promise<void> {
-  expect(await searchIds(path), path).to.deep.equal(sorted(...expected.map((r) => r.id)));
+  expect(await searchIds(everyStatus(path)), path).to.deep.equal(sorted(...expected.map((r) => r.id)));
+}
+
+/**
+ * A DocumentReference search without `status` finds current documents only (MHD ITI-67 default); the
+ * tests of the other parameters name every status so that they test their parameter alone.
+ */
+function everyStatus(path: string): string {
+  return path.startsWith('DocumentReference?') && !/[?&](status[=:]|_id=)/.test(path) ? `${path}&status=current,superseded,entered-in-error` : path;
 }
 
 const enc = encodeURIComponent;
@@ -547,6 +556,12 @@ describe('search parameters', function () {
       await expectMatches(`DocumentReference?status=current&${mine}`, [f.d1, f.d3]);
       await expectMatches(`DocumentReference?status=superseded,entered-in-error&${mine}`, [f.d2, f.d4]);
       await expectMatches(`DocumentReference?status=entered-in-error&${ofP1()}`, []);
+    });
+
+    it('when no status is searched, then only current documents match (IHE MHD ITI-67), and the self link says status=current', async () => {
+      expect(await searchIds(`DocumentReference?${mine}`)).to.deep.equal(sorted(f.d1.id, f.d3.id));
+      const bundle = (await (await fhirFetch(`DocumentReference?${mine}`)).json()) as Bundle;
+      expect(bundle.link?.find((l) => l.relation === 'self')?.url).to.contain('status=current');
     });
 
     it('when searching type by code, by system|code and by system|, then the matching documents are found', async () => {

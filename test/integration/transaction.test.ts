@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { getTestServer } from '../helpers/server.js';
 import type {
   Binary,
   Bundle,
@@ -185,7 +186,8 @@ describe('transaction and batch (POST [base])', () => {
       const stored = await read<DocumentReference>(referenceOf(response.entry?.[2].response?.location));
       expect(stored.subject?.reference).to.equal(patientRef);
       expect(stored.author?.[0].reference).to.equal(practitionerRef);
-      expect(stored.content[0].attachment.url).to.equal(binaryRef);
+      // The urn:uuid became the Binary, at an absolute URL on this server's FHIR base (ITI-68).
+      expect(stored.content[0].attachment.url).to.equal(`${(await getTestServer()).fhirBase}/${binaryRef}`);
     });
 
     it('when a transaction has committed, then each created resource reads back with its content', async () => {
@@ -284,7 +286,7 @@ describe('transaction and batch (POST [base])', () => {
       expect(response.entry?.[0].response?.status).to.match(/^201/);
       const doc = await read<DocumentReference>(`DocumentReference/${docId}`);
       expect(doc.subject?.reference).to.equal(referenceOf(response.entry?.[1].response?.location));
-      expect(doc.content[0].attachment.url).to.equal(referenceOf(response.entry?.[3].response?.location));
+      expect(doc.content[0].attachment.url).to.equal(`${(await getTestServer()).fhirBase}/${referenceOf(response.entry?.[3].response?.location)}`);
     });
 
     it('when a transaction is sent with Prefer: return=minimal, then entries carry status, location and etag but no resource', async () => {

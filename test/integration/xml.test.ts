@@ -5,6 +5,7 @@ import { CATALOGUE, ERROR_CODE_SYSTEM, type ErrorKind } from '../../src/fhir/out
 import { resourceToXml, xmlToResource } from '../../src/fhir/xml.js';
 import { expectOutcome, fhirFetch, officialName, testPatient, unique } from '../helpers/fhir.js';
 import { rawRequest } from '../helpers/raw-http.js';
+import { provideDocumentBundle } from '../helpers/mhd.js';
 import { CRUD_TEST_SYSTEM, testDocumentReference } from '../helpers/resources.js';
 
 const FHIR_XML = 'application/fhir+xml';
@@ -219,34 +220,7 @@ describe('FHIR XML: an MHD ITI-65 transaction (List + DocumentReference + Binary
 
   before(async () => {
     patient = await createJson<Patient>(testPatient());
-    const listUrn = `urn:uuid:${randomUUID()}`;
-    const documentUrn = `urn:uuid:${randomUUID()}`;
-    const binaryUrn = `urn:uuid:${randomUUID()}`;
-    const list: List = {
-      resourceType: 'List',
-      identifier: [{ system: CRUD_TEST_SYSTEM, value: `list-${marker}` }],
-      status: 'current',
-      mode: 'working',
-      code: { coding: [{ system: 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes', code: 'submissionset' }] },
-      subject: { reference: `Patient/${patient.id}` },
-      date: '2024-05-02T10:00:00+02:00',
-      entry: [{ item: { reference: documentUrn } }],
-    };
-    const document: DocumentReference = {
-      ...testDocumentReference(patient.id),
-      identifier: [{ system: CRUD_TEST_SYSTEM, value: `doc-${marker}` }],
-      content: [{ attachment: { contentType: 'text/plain', url: binaryUrn, size: bytes.length } }],
-    };
-    const binary: Binary = { resourceType: 'Binary', contentType: 'text/plain', data: bytes.toString('base64') };
-    const bundle: Bundle = {
-      resourceType: 'Bundle',
-      type: 'transaction',
-      entry: [
-        { fullUrl: listUrn, resource: list, request: { method: 'POST', url: 'List' } },
-        { fullUrl: documentUrn, resource: document, request: { method: 'POST', url: 'DocumentReference' } },
-        { fullUrl: binaryUrn, resource: binary, request: { method: 'POST', url: 'Binary' } },
-      ],
-    };
+    const { bundle } = provideDocumentBundle({ reference: `Patient/${patient.id}` }, [bytes.toString('utf8')]);
     const res = await xmlFetch('', { method: 'POST', body: resourceToXml(bundle) });
     ({ text, resource: response } = await readXml<Bundle>(res, 200));
   });

@@ -436,6 +436,13 @@ describe('policy decide: rule 8, patient and legal representative', () => {
     expectDenied(check(patientUser(), 'create', PATIENT_RECORD, facts()), 'default-deny', 'patient');
   });
 
+  it('when a professional or the patient submits a SubmissionSet (List) with documents, then it is feeding; the insurer may not', () => {
+    const lists: PolicyTarget = { kind: 'dmp', part: 'lists' };
+    expectAllowed(check(doctor(), 'create', lists, facts()), 'feeding');
+    expectAllowed(check(patientUser(), 'create', lists, facts()), 'patient-self');
+    expectDenied(check(systemClient, 'create', lists, facts()), 'system-not-allowed', 'patient');
+  });
+
   it('when a professional reads audit traces, then it is allowed for their own traces only', () => {
     expectAllowed(check(nurse(), 'read-audit', DMP, facts()), 'own-traces');
   });

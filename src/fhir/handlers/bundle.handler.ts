@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import { isProvideDocumentBundle, prepareProvideDocumentBundle } from '../../mhd/submission.js';
 import { FhirError } from '../outcomes.js';
 import { parsePrefer } from '../prefer.js';
 import { isSupportedType, type SupportedType } from '../resource-types.js';
@@ -90,11 +91,26 @@ async function runBatch(ctx: HandlerContext, entries: EntryRequest[]): Promise<F
   return out;
 }
 
+/**
+ * An ITI-65 Provide Document Bundle (it creates a SubmissionSet) is checked as a whole before any
+ * entry runs; the entries come back as they are to be written (class, subject, Binary context).
+ */
+async function checkedSubmission(ctx: HandlerContext, entries: EntryRequest[]): Promise<EntryRequest[]> {
+  const view = entries.map((e) => ({ index: e.index, fullUrl: e.fullUrl, method: e.request.method, type: e.type, resource: e.request.body as Resource | undefined }));
+  if (!isProvideDocumentBundle(view)) {
+    return entries;
+  }
+  const rewritten = await prepareProvideDocumentBundle(ctx.repo, view, ctx.settings.fhirBase);
+  return entries.map((e) => (rewritten.has(e.index) ? { ...e, request: { ...e.request, body: rewritten.get(e.index) } } : e));
+}
+
 /** Transaction: all entries in one database transaction; the first failure rolls everything back. */
-async function runTransaction(ctx: HandlerContext, entries: EntryRequest[]): Promise<FhirResponse[]> {
+async function runTransaction(ctx: HandlerContext, submitted: EntryRequest[]): Promise<FhirResponse[]> {
+  let entries = submitted;
   return ctx.repo.transaction(async (repo) => {
     const beforeCommit: NonNullable<HandlerContext['beforeCommit']> = [];
     const txCtx: HandlerContext = { ...ctx, repo, beforeCommit };
+    entries = await checkedSubmission(txCtx, entries);
     const ids = await assignIds(txCtx, entries);
     const resolved = entries.map((e) => resolveEntry(e, ids));
     const out = new Array<FhirResponse>(entries.length);

@@ -7,7 +7,10 @@ import { runSearch } from '../../repo/search.js';
 import { searchFilterFor } from '../../policy/search-filter.js';
 import { assertReadable, assertWritable } from '../../policy/access.js';
 import { assertDmpAccess, combineFilters, dmpLookupFilter, requireOpeningConsent } from '../../policy/dmp-gate.js';
+import { randomUUID } from 'node:crypto';
 import { assertInsFree } from '../../dmp/dmp-registry.js';
+import { assertNotWithdrawn, withdrawDocument } from '../../mhd/withdrawal.js';
+import { checkedPublication, hasInlineContent, replacesOthers, splitInlineContent, supersedeReplaced } from '../../mhd/publication.js';
 import { canonicalJson } from '../../audit/audit-writer.js';
 import { assertClientWritable, prepareWrite } from './write-input.js';
 
@@ -49,6 +52,7 @@ export async function vreadHandler(ctx: HandlerContext, type: SupportedType, id:
     throw new FhirError('NOT_FOUND', `${type}/${id} has no version "${vid}"`);
   }
   await assertReadable(ctx.principal, ctx.repo, type, id);
+  await assertNotWithdrawn(ctx.repo, type, id, (v) => assertDeletionVisible(ctx, type, id, v));
   if (version.deleted) {
     await assertDeletionVisible(ctx, type, id, version.versionId);
     throw new FhirError('GONE', `Version ${vid} of ${type}/${id} is a deletion`);
@@ -67,7 +71,7 @@ export async function vreadHandler(ctx: HandlerContext, type: SupportedType, id:
  * A deletion of DMP data answers 410 only to whom its last content was readable: for others the
  * DMP refusal stands (a hidden document stays absent, a refused record stays refused).
  */
-async function assertDeletionVisible(ctx: HandlerContext, type: SupportedType, id: string, deletedVersion: number): Promise<void> {
+export async function assertDeletionVisible(ctx: HandlerContext, type: SupportedType, id: string, deletedVersion: number): Promise<void> {
   const before = deletedVersion > 1 ? await ctx.repo.readVersion(type, id, deletedVersion - 1) : undefined;
   if (before?.resource && !before.deleted) {
     await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, before.resource, 'read');
@@ -79,36 +83,59 @@ async function assertDeletionVisible(ctx: HandlerContext, type: SupportedType, i
  * `id` is for transactions, which assign the ids of their POST entries up front.
  */
 export async function createHandler(ctx: HandlerContext, req: FhirRequest, type: SupportedType, id?: string): Promise<FhirResponse> {
-  const resource = prepareWrite(type, req.body);
+  let resource = withServerAttachmentUrls(prepareWrite(type, req.body), ctx.settings.fhirBase);
+  if (type === 'DocumentReference') {
+    // Subject by INS resolved, ITI-105 inline content checked, before anything is decided on it.
+    resource = await checkedPublication(ctx.repo, resource as DocumentReference);
+  }
   await assertWritable(ctx.principal, ctx.repo, type, 'c', { resource });
   await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, resource, 'create');
   if (type === 'Patient' && ctx.policy) {
     requireOpeningConsent(ctx.principal, ctx.beforeCommit, id);
   }
-  if (!req.headers.ifNoneExist) {
-    if (type === 'Patient') {
-      return ctx.repo.transaction(async (repo) => {
-        await assertInsFree(repo, resource as Patient);
-        return resourceResponse(await repo.create(type, resource, id), 201);
-      });
-    }
+  const criteria = req.headers.ifNoneExist;
+  if (!criteria && !writesMore(type, resource)) {
     return resourceResponse(await ctx.repo.create(type, resource, id), 201);
   }
-  const criteria = req.headers.ifNoneExist;
   return ctx.repo.transaction(async (repo) => {
-    await repo.lockKey(`${type}?${criteria}`);
-    const existing = await findByCriteria({ ...ctx, repo }, type, criteria);
-    if (existing.length > 1) {
-      throw new FhirError('CONDITIONAL_NOT_SELECTIVE', `If-None-Exist "${criteria}" matches ${existing.length} ${type} resources`, ['If-None-Exist']);
+    if (criteria) {
+      await repo.lockKey(`${type}?${criteria}`);
+      const existing = await findByCriteria({ ...ctx, repo }, type, criteria);
+      if (existing.length > 1) {
+        throw new FhirError('CONDITIONAL_NOT_SELECTIVE', `If-None-Exist "${criteria}" matches ${existing.length} ${type} resources`, ['If-None-Exist']);
+      }
+      if (existing.length === 1) {
+        return resourceResponse(existing[0], 200);
+      }
     }
-    if (existing.length === 1) {
-      return resourceResponse(existing[0], 200);
-    }
-    if (type === 'Patient') {
-      await assertInsFree(repo, resource as Patient);
-    }
-    return resourceResponse(await repo.create(type, resource), 201);
+    return resourceResponse(await storeNew({ ...ctx, repo }, type, resource, id), 201);
   });
+}
+
+/** A create that checks or writes more than its own row (so it runs in a transaction). */
+function writesMore(type: SupportedType, resource: Resource): boolean {
+  return type === 'Patient' || (type === 'DocumentReference' && (hasInlineContent(resource as DocumentReference) || replacesOthers(resource as DocumentReference)));
+}
+
+/**
+ * Writes a new resource in the context's transaction: one DMP per INS for a Patient; for a
+ * DocumentReference, its inline contents become Binaries and the documents it replaces are superseded.
+ */
+async function storeNew(ctx: HandlerContext, type: SupportedType, resource: Resource, id: string = randomUUID()): Promise<Resource> {
+  if (type === 'Patient') {
+    await assertInsFree(ctx.repo, resource as Patient);
+    return ctx.repo.create(type, resource, id);
+  }
+  if (type !== 'DocumentReference') {
+    return ctx.repo.create(type, resource, id);
+  }
+  const { doc, binaries } = splitInlineContent(resource as DocumentReference, id, ctx.settings.fhirBase);
+  const created = await ctx.repo.create(type, doc, id);
+  for (const binary of binaries) {
+    await ctx.repo.create('Binary', binary.resource, binary.id);
+  }
+  await supersedeReplaced(ctx, ctx.repo, doc);
+  return created;
 }
 
 /** Resources of a type matching a search query string (conditional interactions); at most 2 returned. */
@@ -132,7 +159,7 @@ export async function findByCriteria(ctx: HandlerContext, type: SupportedType, c
 
 /** update (PUT): 200 updated, 201 created (client-assigned id), 412 on a stale If-Match. */
 export async function updateHandler(ctx: HandlerContext, req: FhirRequest, type: SupportedType, id: string): Promise<FhirResponse> {
-  const resource = prepareWrite(type, req.body, id);
+  const resource = withServerAttachmentUrls(prepareWrite(type, req.body, id), ctx.settings.fhirBase);
   const ifMatch = req.headers.ifMatch !== undefined ? parseEtag(req.headers.ifMatch) : undefined;
   if (req.headers.ifMatch !== undefined && ifMatch === undefined) {
     throw new FhirError('BAD_REQUEST', `If-Match must be an ETag such as W/"3" (got ${req.headers.ifMatch})`, ['If-Match']);
@@ -155,6 +182,14 @@ export async function deleteHandler(ctx: HandlerContext, type: SupportedType, id
   const before = await ctx.repo.read(type, id);
   if (before?.resource) {
     await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, before.resource, 'delete');
+  }
+  if (type === 'DocumentReference' && before?.resource && !before.deleted) {
+    await withdrawDocument(ctx.repo, id, before.resource as DocumentReference);
+    return {
+      status: 200,
+      resource: informational(`${type}/${id} deleted: kept as entered-in-error, retrievable by no one, with its content; the audit trail stays`),
+      touched: [{ ref: `${type}/${id}`, patientId: before.patientId ?? null }],
+    };
   }
   const deleted = await ctx.repo.delete(type, id);
   return {
@@ -192,6 +227,19 @@ export async function assertDmpUpdate(ctx: HandlerContext, type: SupportedType, 
 function withoutLabelsAndMeta(resource: Resource): Resource {
   const { meta: _meta, id: _id, ...rest } = resource as DocumentReference;
   return { ...rest, securityLabel: undefined } as Resource;
+}
+
+/**
+ * A document's content stored here is retrieved from here (ITI-68): a relative `Binary/<id>`
+ * attachment.url (what a transaction's urn:uuid becomes) is made absolute on the FHIR base.
+ */
+function withServerAttachmentUrls(resource: Resource, fhirBase: string): Resource {
+  if (resource.resourceType !== 'DocumentReference') return resource;
+  const doc = resource as DocumentReference;
+  const content = (doc.content ?? []).map((c) =>
+    c.attachment?.url && /^Binary\/[A-Za-z0-9\-.]{1,64}$/.test(c.attachment.url) ? { ...c, attachment: { ...c.attachment, url: `${fhirBase}/${c.attachment.url}` } } : c
+  );
+  return { ...doc, content } as Resource;
 }
 
 /** Reads the version number out of `W/"3"`, `"3"` or `3`. */

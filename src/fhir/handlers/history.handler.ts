@@ -4,6 +4,8 @@ import { assertReadable } from '../../policy/access.js';
 import { searchFilterFor } from '../../policy/search-filter.js';
 import { assertDmpAccess, combineFilters, dmpRulesApply, dmpSearchFilter, mayReadVersion } from '../../policy/dmp-gate.js';
 import type { StoredVersion } from '../../repo/resource-repo.js';
+import { assertNotWithdrawn, withdrawnIds } from '../../mhd/withdrawal.js';
+import { assertDeletionVisible } from './crud.handler.js';
 import { FhirError } from '../outcomes.js';
 import { parseDateRange } from '../search/date-range.js';
 import type { SupportedType } from '../resource-types.js';
@@ -23,6 +25,7 @@ export async function historyHandler(ctx: HandlerContext, req: FhirRequest, type
   }
   if (id) {
     await assertReadable(ctx.principal, ctx.repo, type, id);
+    await assertNotWithdrawn(ctx.repo, type, id, (v) => assertDeletionVisible(ctx, type, id, v));
     const current = await ctx.repo.read(type, id);
     if (current?.resource) {
       await assertDmpAccess(ctx.principal, ctx.repo, ctx.policy, type, current.resource, 'read');
@@ -53,7 +56,10 @@ export async function historyHandler(ctx: HandlerContext, req: FhirRequest, type
   return { status: 200, resource: historyBundle(ctx.settings.fhirBase, page, type, link) };
 }
 
-async function visibleVersions(ctx: HandlerContext, type: SupportedType, versions: StoredVersion[]): Promise<StoredVersion[]> {
+async function visibleVersions(ctx: HandlerContext, type: SupportedType, all: StoredVersion[]): Promise<StoredVersion[]> {
+  // Withdrawn documents (and their contents) keep no retrievable version, for anyone.
+  const withdrawn = await withdrawnIds(ctx.repo, type, all.map((v) => v.id));
+  const versions = all.filter((v) => !withdrawn.has(v.id));
   if (!ctx.policy || !dmpRulesApply(ctx.principal)) {
     return versions;
   }

@@ -38,10 +38,22 @@ async function securityFilters(ctx: HandlerContext, type: SupportedType, query: 
   };
 }
 
+/**
+ * IHE MHD ITI-67: a DocumentReference search without `status` (or `_id`) finds current documents
+ * only, as MHD clients expect (superseded and withdrawn ones are asked for explicitly); the
+ * Bundle's self link shows the `status=current` it applied.
+ */
+function withDefaultStatus(type: SupportedType, query: Readonly<Record<string, string[]>>): Readonly<Record<string, string[]>> {
+  if (type !== 'DocumentReference' || Object.keys(query).some((k) => k === '_id' || k.split(':')[0] === 'status')) {
+    return query;
+  }
+  return { ...query, status: ['current'] };
+}
+
 /** search-type, by GET or POST _search (FHIR R4 search.html): strict unless Prefer: handling=lenient. */
 export async function searchHandler(ctx: HandlerContext, req: FhirRequest, type: SupportedType): Promise<FhirResponse> {
   const lenient = parsePrefer(req.headers.prefer).handling === 'lenient';
-  const search = parseSearch(type, req.query, {
+  const search = parseSearch(type, withDefaultStatus(type, req.query), {
     lenient,
     defaultCount: ctx.settings.searchDefaultCount,
     maxCount: ctx.settings.searchMaxCount,

@@ -4,6 +4,7 @@ import { isValidId } from '../references.js';
 import { SERVER_WRITTEN_TYPES, type SupportedType } from '../resource-types.js';
 import { PROFILE_URLS, validateForWrite } from '../validate.js';
 import type { Patient } from '@medplum/fhirtypes';
+import { withDerivedClass } from '../../mhd/document-metadata.js';
 import { insIssues, insTraitIssues, missingInsIssues, qualifiedIdentityIssues } from '../../dmp/patient-ins.js';
 
 /** Refuses client writes to types only the server writes (AuditEvent). */
@@ -42,7 +43,15 @@ export function prepareWrite(type: SupportedType, body: unknown, urlId?: string)
   if (PROFILE_URLS[type]) {
     profiles.add(PROFILE_URLS[type]);
   }
-  const prepared = { ...resource, meta: { ...meta, ...(profiles.size > 0 ? { profile: [...profiles] } : {}) } } as Resource;
+  let prepared = { ...resource, meta: { ...meta, ...(profiles.size > 0 ? { profile: [...profiles] } : {}) } } as Resource;
+  if (prepared.resourceType === 'DocumentReference') {
+    // The class is the type's (src/dmp/type-class.ts), never the client's.
+    const derived = withDerivedClass(prepared);
+    if (derived.issues.length > 0) {
+      throw FhirError.withIssues('DOCUMENT_CLASS_MISMATCH', derived.issues);
+    }
+    prepared = derived.doc;
+  }
   if (urlId === undefined) {
     delete (prepared as { id?: string }).id;
   }

@@ -12,7 +12,7 @@ export const COMMON_PARAMS = ['_id', '_lastUpdated'] as const;
  */
 export const SUPPORTED_SEARCH_PARAMS: Readonly<Record<SupportedType, readonly string[]>> = {
   Patient: ['identifier', 'name', 'family', 'given', 'birthdate', 'gender'],
-  Practitioner: ['identifier', 'name'],
+  Practitioner: ['identifier', 'name', 'given', 'family'],
   Organization: ['identifier', 'name'],
   PractitionerRole: ['practitioner', 'organization', 'role', 'specialty'],
   DocumentReference: [
@@ -32,9 +32,12 @@ export const SUPPORTED_SEARCH_PARAMS: Readonly<Record<SupportedType, readonly st
     'format',
     'relatesto',
     'contenttype',
+    'period-start',
+    'period-end',
+    'isArchived',
   ],
   Binary: [],
-  List: ['patient', 'code', 'date', 'identifier', 'source', 'status'],
+  List: ['patient', 'code', 'date', 'identifier', 'source', 'status', 'isArchived', 'designationType', 'sourceId'],
   Consent: ['patient', 'status', 'category', 'actor', 'date'],
   AuditEvent: ['patient', 'agent', 'entity', 'date', 'type', 'subtype', 'action', 'outcome'],
   RelatedPerson: ['patient', 'identifier', 'name', 'relationship', 'active'],

@@ -128,7 +128,8 @@ function parseMedplum(type: SupportedType, query: Record<string, string[]>): Ret
   }
 }
 
-function single(query: Record<string, string[]>, key: string): string | undefined {
+/** The one value of a parameter that may be given once (400 when repeated). */
+export function single(query: Record<string, string[]>, key: string): string | undefined {
   const values = query[key];
   if (values && values.length > 1) {
     throw new FhirError('INVALID_SEARCH_VALUE', `${key} may be given only once`, [key]);
@@ -136,7 +137,8 @@ function single(query: Record<string, string[]>, key: string): string | undefine
   return values?.[0];
 }
 
-function parseCount(value: string | undefined, opts: SearchOptions): number {
+/** `_count`: a non-negative integer, capped at the maximum; the default when absent. */
+export function parseCount(value: string | undefined, opts: Pick<SearchOptions, 'defaultCount' | 'maxCount'>): number {
   if (value === undefined) {
     return opts.defaultCount;
   }

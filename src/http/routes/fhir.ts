@@ -14,11 +14,16 @@ import { isJsonContentType, isXmlContentType, isXmlMediaType, negotiateRequest, 
 import { writeResource } from '../write-resource.js';
 import { isFhirResourceXml, xmlToResource } from '../../fhir/xml.js';
 import { isJsonPatchContentType } from '../../fhir/patch/patch-body.js';
+import { assertDocumentSizes } from '../../fhir/document-size.js';
+import { readBinaryContent } from '../../repo/binary-content.js';
+import { streamBinary } from '../binary-stream.js';
 
 export interface FhirRouteDeps {
   readonly repo: ResourceRepo;
   readonly settings: FhirSettings;
   readonly maxBodyBytes: number;
+  /** Largest document (decoded Binary content, attachment data); also the body limit of a raw Binary upload. */
+  readonly binaryMaxBytes: number;
   readonly audit: AuditWriter;
   readonly policy: DmpPolicy;
 }
@@ -29,17 +34,24 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 /** The `/fhir` endpoint: body parsing and negotiation, then the transport-free FHIR router. */
 export function fhirRoutes(deps: FhirRouteDeps): express.Router {
   const router = express.Router();
+  // Reads a Binary without its bytes, which are then streamed after the decision and the audit.
+  const streamingRepo = deps.repo.withDeferredBinaryBytes();
   router.use(express.json({ type: (req) => isJsonContentType(req.headers['content-type']) || isJsonPatchContentType(req.headers['content-type']), limit: deps.maxBodyBytes }));
   router.use(express.text({ type: (req) => isXmlContentType(req.headers['content-type']) && !isBinaryPath((req as unknown as Request).path), limit: deps.maxBodyBytes }));
   router.use(express.urlencoded({ extended: false, limit: deps.maxBodyBytes }));
-  router.use(express.raw({ type: (req) => isRawBinaryUpload(req as unknown as Request), limit: deps.maxBodyBytes }));
+  router.use(rawBinaryParser(deps.binaryMaxBytes));
   router.use(async (req: Request, res: Response, next: NextFunction) => {
     try {
       const format = negotiateRequest(req);
       const fhirRequest = toFhirRequest(req);
+      if (fhirRequest.body !== undefined) {
+        assertDocumentSizes(fhirRequest.body, deps.binaryMaxBytes);
+      }
+      // A Binary read that may be answered with its own bytes.
+      const streamable = req.method === 'GET' && isBinaryReadPath(req.path) && (format === 'any' || format === 'xml');
       const response = await dispatch(
         {
-          repo: deps.repo,
+          repo: streamable ? streamingRepo : deps.repo,
           principal: currentContext()?.principal ?? ANONYMOUS,
           settings: deps.settings,
           audit: deps.audit,
@@ -48,6 +60,10 @@ export function fhirRoutes(deps: FhirRouteDeps): express.Router {
         },
         fhirRequest
       );
+      if (streamable && response.resource?.resourceType === 'Binary') {
+        await sendStoredBinary(res, deps, response, fhirRequest, format);
+        return;
+      }
       send(res, deps.settings, response, fhirRequest, format);
     } catch (err) {
       next(err);
@@ -58,6 +74,27 @@ export function fhirRoutes(deps: FhirRouteDeps): express.Router {
 
 function isBinaryPath(path: string): boolean {
   return /^\/Binary(\/[^/]+)?\/?$/.test(path);
+}
+
+/** `/Binary/{id}` or `/Binary/{id}/_history/{vid}` (read and vread). */
+function isBinaryReadPath(path: string): boolean {
+  return /^\/Binary\/[^/_$][^/]*(\/_history\/[^/]+)?\/?$/.test(path);
+}
+
+/**
+ * The body parser of a raw Binary upload, whose limit is the document limit (the body is the
+ * document): above it, 413 BINARY_TOO_LARGE rather than the generic body limit's answer.
+ */
+function rawBinaryParser(maxBytes: number): express.RequestHandler {
+  const parse = express.raw({ type: (req) => isRawBinaryUpload(req as unknown as Request), limit: maxBytes });
+  return (req, res, next) =>
+    parse(req, res, (err?: unknown) => {
+      if ((err as { type?: string } | undefined)?.type === 'entity.too.large') {
+        next(new FhirError('BINARY_TOO_LARGE', `The document sent is larger than this server accepts (at most ${maxBytes} bytes)`, ['Binary']));
+        return;
+      }
+      next(err);
+    });
 }
 
 /**
@@ -119,23 +156,39 @@ function readBody(req: Request, query: Record<string, string[]>): unknown {
   throw new FhirError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || 'none'}" is not accepted here: send application/fhir+json or application/fhir+xml`, ['Content-Type']);
 }
 
-function send(res: Response, settings: FhirSettings, response: FhirResponse, req: FhirRequest, format: ResponseFormat): void {
+/**
+ * A Binary read through the deferred repository (its bytes still in the database): streamed as
+ * its own bytes, or, when a FHIR format is wanted after all (a generic XML Accept for a non-XML
+ * Binary), loaded whole into the resource.
+ */
+async function sendStoredBinary(res: Response, deps: FhirRouteDeps, response: FhirResponse, req: FhirRequest, format: ResponseFormat): Promise<void> {
+  const binary = response.resource as Binary;
+  const versionId = Number(response.versionId);
+  if (wantsRawBinary(format, binary)) {
+    setVersionHeaders(res, response);
+    await streamBinary(res, deps.repo.queryable, response.status, binary, versionId);
+    return;
+  }
+  const bytes = await readBinaryContent(deps.repo.queryable, binary.id ?? '', versionId);
+  send(res, deps.settings, { ...response, resource: { ...binary, ...(bytes ? { data: bytes.toString('base64') } : {}) } }, req, format);
+}
+
+function setVersionHeaders(res: Response, response: FhirResponse): void {
   if (response.versionId) {
     res.setHeader('ETag', `W/"${response.versionId}"`);
   }
   if (response.lastUpdated) {
     res.setHeader('Last-Modified', new Date(response.lastUpdated).toUTCString());
   }
+}
+
+function send(res: Response, settings: FhirSettings, response: FhirResponse, req: FhirRequest, format: ResponseFormat): void {
+  setVersionHeaders(res, response);
   if (response.location) {
     res.setHeader('Location', `${settings.fhirBase}/${response.location}`);
   }
   if (response.status === 304) {
     res.status(304).end();
-    return;
-  }
-  const resource = response.resource;
-  if (resource?.resourceType === 'Binary' && req.method === 'GET' && wantsRawBinary(format, resource as Binary)) {
-    sendRawBinary(res, response.status, resource as Binary);
     return;
   }
   const shaped = shapeForPrefer(response, parsePrefer(req.headers.prefer).return);
@@ -152,13 +205,4 @@ function send(res: Response, settings: FhirSettings, response: FhirResponse, req
  */
 function wantsRawBinary(format: ResponseFormat, binary: Binary): boolean {
   return format === 'any' || (format === 'xml' && isXmlMediaType(binary.contentType));
-}
-
-/** A Binary as its own bytes and content type, when the client did not ask for a FHIR format. */
-function sendRawBinary(res: Response, status: number, binary: Binary): void {
-  const bytes = Buffer.from(binary.data ?? '', 'base64');
-  res.status(status);
-  res.setHeader('Content-Type', binary.contentType || 'application/octet-stream');
-  res.setHeader('Content-Length', String(bytes.length));
-  res.end(bytes);
 }
