@@ -23,6 +23,12 @@ export const PROFILE_URLS: Readonly<Record<string, string>> = Object.freeze({
   AuditEvent: `${PROFILE_BASE}dmp-audit-event`,
 });
 
+/** Profiles of what IHE MHD submits (ITI-65, ITI-105): checked by src/mhd/, and whenever a resource claims them. */
+export const MHD_PROFILE_URLS: Readonly<Record<string, string>> = Object.freeze({
+  comprehensiveDocumentReference: `${PROFILE_BASE}dmp-comprehensive-document-reference`,
+  submissionSet: `${PROFILE_BASE}dmp-submission-set`,
+});
+
 const GENERATED_DIR = fileURLToPath(new URL('../../profiles/generated/', import.meta.url));
 const HL7_SD_BASE = 'http://hl7.org/fhir/StructureDefinition/';
 

@@ -1,5 +1,7 @@
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import type { DocumentReference } from '@medplum/fhirtypes';
+import type { DocumentReference, StructureDefinition } from '@medplum/fhirtypes';
 import { DOC_CLASS_SYSTEM, DOC_TYPE_COMPLEMENTARY_SYSTEM, LOINC_SYSTEM } from '../../src/dmp/identifiers.js';
 import { classForType, DOCUMENT_CLASSES } from '../../src/dmp/type-class.js';
 import { attachmentIntegrityIssues, comprehensiveIssues, sha1Base64, withDerivedClass } from '../../src/mhd/document-metadata.js';
@@ -58,3 +60,40 @@ describe('DMP document metadata (type → class, comprehensive metadata, content
     expect(attachmentIntegrityIssues({ size: 4, hash: 'AAAA' }, bytes, 'A').flatMap((i) => i.expression)).to.deep.equal(['A.size', 'A.hash']);
   });
 });
+
+describe('profiles/ dmp-comprehensive-document-reference describes what the submission check enforces', () => {
+  const sd = JSON.parse(fs.readFileSync(fileURLToPath(new URL('../../profiles/generated/StructureDefinition-dmp-comprehensive-document-reference.json', import.meta.url)), 'utf8')) as StructureDefinition;
+  const required = (sd.differential?.element ?? []).filter((e) => (e.min ?? 0) >= 1).map((e) => e.path.replace(/^DocumentReference\./, ''));
+
+  it('when the profile is read, then it requires the comprehensive elements', () => {
+    expect(required).to.include.members(['masterIdentifier', 'author', 'custodian', 'date', 'securityLabel', 'content.format', 'context.period.start', 'context.facilityType', 'context.practiceSetting']);
+  });
+
+  for (const path of required) {
+    it(`when ${path} (required by the profile) is removed from a complete document, then the submission check names it`, () => {
+      const doc = structuredClone(mhdDocument({ reference: 'Patient/p' }, Buffer.from('x'), { url: 'urn:uuid:1' })) as unknown as Record<string, unknown>;
+      removePath(doc, path.split('.'));
+      const expressions = comprehensiveIssues(doc as unknown as DocumentReference, 'D', { urlRequired: true }).flatMap((i) => i.expression ?? []).map((e) => e.replace(/^D\./, '').replace(/\[0\]/g, ''));
+      expect(expressions.some((e) => e.startsWith(path) || path.startsWith(e)), `${path}: ${expressions.join(', ')}`).to.equal(true);
+    });
+  }
+
+  it('when the profile fixes status, then it is current, as the check requires', () => {
+    const status = (sd.differential?.element ?? []).find((e) => e.path === 'DocumentReference.status');
+    expect(status?.fixedCode ?? status?.patternCode).to.equal('current');
+    const doc = mhdDocument({ reference: 'Patient/p' }, Buffer.from('x'), { url: 'urn:uuid:1' });
+    expect(comprehensiveIssues({ ...doc, status: 'superseded' }, 'D', { urlRequired: true }).flatMap((i) => i.expression)).to.deep.equal(['D.status']);
+  });
+});
+
+/** Deletes `path` from `value`, going into the first item of arrays. */
+function removePath(value: Record<string, unknown>, path: string[]): void {
+  const [head, ...rest] = path;
+  if (rest.length === 0) {
+    delete value[head];
+    return;
+  }
+  const next = value[head];
+  const target = Array.isArray(next) ? next[0] : next;
+  if (target && typeof target === 'object') removePath(target as Record<string, unknown>, rest);
+}

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { StructureDefinition } from '@medplum/fhirtypes';
-import { PROFILE_URLS } from '../../src/fhir/validate.js';
+import { MHD_PROFILE_URLS, PROFILE_URLS } from '../../src/fhir/validate.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const COMMITTED_DIR = path.join(REPO_ROOT, 'profiles', 'generated');
@@ -52,10 +52,10 @@ describe('profiles build (SUSHI, offline)', function () {
     }
   });
 
-  it('generates one profile per PROFILE_URLS entry, at its canonical url', function () {
+  it('generates one profile per PROFILE_URLS and MHD_PROFILE_URLS entry, at its canonical url', function () {
     const urls = jsonFiles(COMMITTED_DIR).map(
       (name) => (JSON.parse(fs.readFileSync(path.join(COMMITTED_DIR, name), 'utf8')) as StructureDefinition).url
     );
-    expect(urls.sort()).to.deep.equal(Object.values(PROFILE_URLS).sort());
+    expect(urls.sort()).to.deep.equal([...Object.values(PROFILE_URLS), ...Object.values(MHD_PROFILE_URLS)].sort());
   });
 });
