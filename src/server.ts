@@ -5,6 +5,8 @@ import { loadConfig, type Config } from './config/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { migrate } from './repo/migrations/index.js';
 import { openDatabase, type Database } from './repo/pool.js';
+import { reindexChangedTypes } from './repo/reindex.js';
+import { loadBaseDefinitions } from './fhir/definitions.js';
 import { loadDemoDataOnce } from '../scripts/seed/load-demo.js';
 
 export interface RunningServer {
@@ -19,7 +21,9 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.dbPoolSize });
   const applied = await migrate(db);
-  logger.info({ database: db.kind, migrationsApplied: applied }, 'database ready');
+  loadBaseDefinitions();
+  const reindexed = await reindexChangedTypes(db);
+  logger.info({ database: db.kind, migrationsApplied: applied, searchIndexRebuilt: reindexed }, 'database ready');
   if (config.seedDemoData) {
     const settings = { fhirBase: `${config.baseUrl}/fhir`, searchDefaultCount: config.searchDefaultCount, searchMaxCount: config.searchMaxCount };
     await loadDemoDataOnce(db, settings, logger);

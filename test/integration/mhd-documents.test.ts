@@ -184,6 +184,13 @@ describe('IHE MHD document flows: ITI-105, replacement, deletion, ITI-67, ITI-66
       expect(ended).to.deep.equal([listed.id]);
     });
 
+    it("when searching creation (IHE MHD), then the content's creation date selects the document", async () => {
+      const created = listed.content[0].attachment.creation as string;
+      const found = ids(await json<Bundle>(await get(authorToken, `DocumentReference?patient=${patient.id}&creation=${encodeURIComponent(created)}`), 200));
+      expect(found).to.include(listed.id);
+      expect(ids(await json<Bundle>(await get(authorToken, `DocumentReference?patient=${patient.id}&creation=lt2000-01-01`), 200))).to.deep.equal([]);
+    });
+
     it('when searching isArchived, then the archived document matches true and not false', async () => {
       expect(ids(await json<Bundle>(await get(authorToken, `DocumentReference?patient=${patient.id}&isArchived=true`), 200))).to.deep.equal([archived.id]);
       expect(ids(await json<Bundle>(await get(authorToken, `DocumentReference?patient=${patient.id}&isArchived=false&_count=200`), 200))).to.not.include(archived.id);
