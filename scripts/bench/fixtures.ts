@@ -4,12 +4,24 @@
  * server's prepareWrite would. Deterministic: the same index gives the same body.
  */
 import type { DocumentReference, Patient } from '@medplum/fhirtypes';
-import { FR_CORE_IDENTIFIER_TYPE_SYSTEM, IDENTIFIER_TYPE, INS_NIR_TEST_SYSTEM, LOINC_SYSTEM } from '../../src/dmp/identifiers.js';
+import {
+  BIRTH_LIST_GIVEN_NAME_EXTENSION_URL,
+  BIRTH_PLACE_EXTENSION_URL,
+  FR_CORE_IDENTIFIER_TYPE_SYSTEM,
+  IDENTIFIER_TYPE,
+  IDENTITY_RELIABILITY_EXTENSION_URL,
+  IDENTITY_STATUS,
+  IDENTITY_STATUS_SYSTEM,
+  INS_NIR_TEST_SYSTEM,
+  INSEE_CODE_EXTENSION_URL,
+  INSEE_COMMUNE_SYSTEM,
+  LOINC_SYSTEM,
+} from '../../src/dmp/identifiers.js';
 import { makeTestIns } from '../../src/dmp/ins.js';
 import { PROFILE_URLS } from '../../src/fhir/validate.js';
 
-/** Identifier system of the per-request identifier the create scenario adds (not an INS). */
-export const BENCH_IDENTIFIER_SYSTEM = 'urn:dmp-fhir-server:bench:patient';
+/** Identifier system of the per-request identifier the create scenario adds to each document. */
+export const BENCH_IDENTIFIER_SYSTEM = 'urn:dmp-fhir-server:bench:document';
 
 const CONSULTATION_NOTE = { code: '11488-4', display: 'CR ou fiche de consultation ou de visite' };
 const FIRST_DOC_DATE = Date.UTC(2020, 0, 1);
@@ -35,16 +47,24 @@ export function benchPatient(n: number): Patient {
         value: makeTestIns(sex, yy, mm, '75114', pad(n % 1000, 3)),
       },
     ],
-    name: [{ use: 'official', family: `BENCH${pad(n, 6)}`, given: ['CAMILLE'] }],
+    name: [{ use: 'official', family: `BENCH${pad(n, 6)}`, given: ['CAMILLE'], extension: [{ url: BIRTH_LIST_GIVEN_NAME_EXTENSION_URL, valueString: 'CAMILLE' }] }],
+    extension: [
+      { url: IDENTITY_RELIABILITY_EXTENSION_URL, extension: [{ url: 'identityStatus', valueCoding: { system: IDENTITY_STATUS_SYSTEM, code: IDENTITY_STATUS.QUAL } }] },
+      { url: BIRTH_PLACE_EXTENSION_URL, valueAddress: { extension: [{ url: INSEE_CODE_EXTENSION_URL, valueCoding: { system: INSEE_COMMUNE_SYSTEM, code: '75114' } }] } },
+    ],
     gender: sex === 1 ? 'male' : 'female',
     birthDate: `19${yy}-${mm}-15`,
   };
 }
 
-/** A patient body whose second identifier autocannon makes unique per request (`[<id>]`, idReplacement). */
-export function patientCreateBody(): string {
-  const patient = benchPatient(0);
-  return JSON.stringify({ ...patient, identifier: [...(patient.identifier ?? []), { system: BENCH_IDENTIFIER_SYSTEM, value: '[<id>]' }] });
+/**
+ * The body of the create scenario: a consultation note of the focus patient whose identifier
+ * autocannon makes unique per request (`[<id>]`, idReplacement). Feeding documents is the DMP's
+ * everyday write; opening a DMP (one per INS) cannot be repeated with one body.
+ */
+export function documentCreateBody(patientId: string): string {
+  const doc = benchDocumentReference(0, patientId);
+  return JSON.stringify({ ...doc, identifier: [{ system: BENCH_IDENTIFIER_SYSTEM, value: '[<id>]' }] });
 }
 
 /** The n-th consultation note of a patient, one hour after the previous document. */

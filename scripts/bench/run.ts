@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { FHIR_JSON } from '../../src/http/negotiation.js';
-import { patientCreateBody } from './fixtures.js';
+import { documentCreateBody } from './fixtures.js';
 import { assertMostlySucceeded, measure, preflight, type LoadOptions, type Measurement, type Scenario } from './load.js';
 import { compareToBaseline, formatFacts, formatTable, machineFacts, type BenchReport } from './report.js';
 import { seed, type SeedResult } from './seed.js';
@@ -44,13 +44,13 @@ function fhirScenarios(fhirBase: string, focusPatientId: string, focusPatientDoc
       checkBody: (body) => expectField(body, 'total', focusPatientDocs),
     },
     {
-      name: 'POST /fhir/Patient',
+      name: 'POST /fhir/DocumentReference',
       method: 'POST',
-      url: `${fhirBase}/Patient`,
+      url: `${fhirBase}/DocumentReference`,
       headers: { ...headers, 'content-type': FHIR_JSON },
-      body: patientCreateBody(),
+      body: documentCreateBody(focusPatientId),
       expectedStatus: 201,
-      checkBody: (body) => expectField(body, 'resourceType', 'Patient'),
+      checkBody: (body) => expectField(body, 'resourceType', 'DocumentReference'),
     },
   ];
 }

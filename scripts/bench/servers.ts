@@ -44,9 +44,12 @@ async function listenOnLoopback(): Promise<{ server: http.Server; url: string }>
   return { server, url: `http://127.0.0.1:${port}` };
 }
 
+/** Stops accepting, lets the requests still running finish (the database must outlive them), drops idle sockets. */
 function closeServer(server: http.Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise<void>((resolve) => server.close(() => resolve()));
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const idle = setInterval(() => server.closeIdleConnections(), 50);
+  return closed.finally(() => clearInterval(idle));
 }
 
 /** Bare Express 5 with one JSON endpoint returning a fixed Patient-sized object. */
@@ -99,6 +102,8 @@ export async function startApp(databaseUrl: string | undefined): Promise<AppUnde
     jwks: { keys: [publicJwk] },
     scope: 'system/*.cruds',
     grant_types: ['client_credentials'],
+    // The host's technical client: the benchmark measures the FHIR stack, not one DMP role's rules.
+    dmp_role: 'operator',
   });
   const config = loadConfig({
     PORT: new URL(url).port,
