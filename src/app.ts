@@ -19,6 +19,7 @@ import { authRoutes } from './http/routes/auth.js';
 import { demoIdpRoutes } from './http/routes/demo-idp.js';
 import { demoAppRoutes } from './http/routes/demo-app.js';
 import { matrixRoutes } from './http/routes/matrix.js';
+import { operationDefinitionRoutes } from './http/routes/operation-definitions.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -63,6 +64,7 @@ export function buildApp({ config, db, logger }: AppDeps): Express {
   app.use('/fhir', authenticate(auth.services.tokens, auth.services.urls.fhirBase));
   // The habilitation matrix, served read-only as a ConceptMap (not a stored type).
   app.use('/fhir', matrixRoutes(config.policy.matrixFile));
+  app.use('/fhir', operationDefinitionRoutes());
   app.use(
     '/fhir',
     fhirRoutes({

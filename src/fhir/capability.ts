@@ -17,7 +17,7 @@ export function buildCapabilityStatement(routes: readonly Route[], date: string)
   const base = JSON.parse(fs.readFileSync(BASE_FILE, 'utf8')) as CapabilityStatement;
   const rest = base.rest?.[0] ?? { mode: 'server' };
   const typeRoutes = routes.filter((r) => r.level !== 'system');
-  rest.resource = [...RESOURCE_TYPES.map((type) => resourceEntry(type, typeRoutes)), MATRIX_ENTRY];
+  rest.resource = [...RESOURCE_TYPES.map((type) => resourceEntry(type, typeRoutes)), MATRIX_ENTRY, OPERATION_DEFINITION_ENTRY];
   // One system route serves both Bundle types.
   rest.interaction = routes.some((r) => r.level === 'system' && r.interaction === 'transaction')
     ? [{ code: 'transaction' }, { code: 'batch' }]
@@ -84,6 +84,18 @@ const SYSTEM_OPERATIONS = [
     documentation: 'DMP usage indicators over a period (period-start, period-end): a MeasureReport without any patient data; system clients holding system/MeasureReport.r (or .rs) only.',
   },
 ];
+
+/** The definitions of the server's own operations, read-only (src/fhir/operation-definitions.ts). */
+const OPERATION_DEFINITION_ENTRY: CapabilityStatementRestResource = {
+  type: 'OperationDefinition',
+  interaction: [{ code: 'read' }],
+  versioning: 'no-version',
+  readHistory: false,
+  updateCreate: false,
+  conditionalDelete: 'not-supported',
+  searchParam: [],
+  documentation: "Read-only: the definitions of this server's operations (verify-audit, close, reopen, destroy, pilotage).",
+};
 
 /** The habilitation matrix: one read-only ConceptMap, served outside the stored types. */
 const MATRIX_ENTRY: CapabilityStatementRestResource = {

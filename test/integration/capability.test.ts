@@ -144,9 +144,9 @@ describe('CapabilityStatement (GET [base]/metadata)', () => {
       expect(statement.rest?.[0].interaction?.map((i) => i.code)).to.have.members(['transaction', 'batch']);
     });
 
-    it('when metadata is read, then it lists every served resource type exactly once, plus the read-only habilitation matrix', () => {
+    it('when metadata is read, then it lists every served resource type exactly once, plus the read-only habilitation matrix and operation definitions', () => {
       const types = (statement.rest?.[0].resource ?? []).map((r) => r.type);
-      expect(types).to.have.members([...RESOURCE_TYPES, 'ConceptMap']);
+      expect(types).to.have.members([...RESOURCE_TYPES, 'ConceptMap', 'OperationDefinition']);
       expect(new Set(types).size).to.equal(types.length);
     });
 
@@ -155,6 +155,23 @@ describe('CapabilityStatement (GET [base]/metadata)', () => {
       expect(entry?.interaction?.map((i) => i.code)).to.deep.equal(['read']);
       expect((await fhirFetch('ConceptMap/dmp-habilitation-matrix')).status).to.equal(200);
       expect((await fhirFetch('ConceptMap/dmp-habilitation-matrix', { method: 'DELETE' })).status).to.equal(405);
+    });
+
+    it('when metadata names an operation definition of this server, then it is served at OperationDefinition/{id} with that url and code; FHIR\'s own are HL7\'s', async () => {
+      const rest = statement.rest?.[0];
+      const named = [...(rest?.operation ?? []), ...(rest?.resource ?? []).flatMap((r) => r.operation ?? [])];
+      const ours = named.filter((op) => op.definition.startsWith('https://dmp-fhir-server.org/'));
+      expect(ours.map((op) => op.name)).to.include.members(['verify-audit', 'close', 'reopen', 'destroy', 'pilotage']);
+      for (const op of ours) {
+        const id = op.definition.split('/').pop() as string;
+        const res = await fhirFetch(`OperationDefinition/${id}`);
+        expect(res.status, op.definition).to.equal(200);
+        const def = (await res.json()) as { resourceType: string; url: string; code: string };
+        expect(def).to.include({ resourceType: 'OperationDefinition', url: op.definition, code: op.name });
+      }
+      expect(named.filter((op) => !op.definition.startsWith('https://dmp-fhir-server.org/')).every((op) => op.definition.startsWith('http://hl7.org/fhir/OperationDefinition/'))).to.equal(true);
+      expect((await fhirFetch('OperationDefinition/close', { method: 'PUT', body: '{}' })).status).to.equal(405);
+      await expectOutcome(await fhirFetch('OperationDefinition/nothing'), 404, 'NOT_FOUND');
     });
   });
 

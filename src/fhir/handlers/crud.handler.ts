@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DocumentReference, Patient, Resource } from '@medplum/fhirtypes';
 import { FhirError, informational } from '../outcomes.js';
 import { parseSearch } from '../search/request.js';
@@ -7,7 +8,6 @@ import { runSearch } from '../../repo/search.js';
 import { searchFilterFor } from '../../policy/search-filter.js';
 import { assertReadable, assertWritable } from '../../policy/access.js';
 import { assertDmpAccess, combineFilters, dmpLookupFilter, requireOpeningConsent } from '../../policy/dmp-gate.js';
-import { randomUUID } from 'node:crypto';
 import { assertInsFree } from '../../dmp/dmp-registry.js';
 import { assertNotWithdrawn, withdrawDocument } from '../../mhd/withdrawal.js';
 import { checkedPublication, hasInlineContent, replacesOthers, splitInlineContent, supersedeReplaced } from '../../mhd/publication.js';
