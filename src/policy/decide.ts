@@ -11,8 +11,9 @@
  * - A legal representative is a `patient` principal acting on another Patient's DMP, listed in
  *   `PatientFacts.legalRepresentativeIds`, and only while `isMinor`.
  * - System clients act by their registered role. The insurer feeds REMB, opens a DMP (create on the
- *   record), reads or searches the record itself (the Patient) and reads back its REMB documents (so
- *   its feed can be idempotent); other documents look absent to it, and it never reads lists,
+ *   record), reads or searches the record itself (the Patient), reads back its REMB documents (so
+ *   its feed can be idempotent) and replaces them with the next history (an update: superseded);
+ *   other documents look absent to it, and it never reads lists,
  *   consents or traces. A system client without a role gets nothing. (The host's
  *   `operator` client is not decided here: dmp-gate leaves it to its scopes.)
  * - A professional may record (manage-consent) only a TREAT permit for themselves or their structure,
@@ -336,7 +337,8 @@ export function systemDecision(role: SystemRole | undefined, action: PolicyActio
   if (target.kind === 'dmp' && target.part === 'patient' && (reads || action === 'create')) return allow('system-client');
   // The documents' search gate: readableDocumentConstraints narrows it to REMB.
   if (target.kind === 'dmp' && target.part === 'documents' && action === 'search') return allow('system-client');
-  if (target.kind === 'document' && (reads || action === 'create')) {
+  // Its REMB documents: fed, read back, and superseded by the next history (replacement is an update).
+  if (target.kind === 'document' && (reads || action === 'create' || action === 'update')) {
     if (isReimbursement(target.document)) return allow('system-client');
     return reads ? deny('insurer-reimbursement-only') : deny('system-not-allowed');
   }

@@ -27,6 +27,8 @@ export interface RembDocumentOptions {
   readonly now: Date;
   /** The insurer, as the author's and custodian's display. */
   readonly author?: string;
+  /** Ids of the patient's current REMB documents the new history replaces (they become superseded). */
+  readonly replaces?: readonly string[];
 }
 
 /** `identifier=<system>|<value>`: the If-None-Exist criteria (and search) of a history's document. */
@@ -52,6 +54,7 @@ export function rembDocumentReference(history: PatientHistory, binaryUrl: string
     custodian: { type: 'Organization', display: author },
     description: `${history.lines.length} acte(s) remboursé(s) du ${history.period.start} au ${history.period.end}`,
     securityLabel: [{ coding: [{ system: CONFIDENTIALITY_SYSTEM, code: 'N', display: 'Normal' }] }],
+    ...(opts.replaces && opts.replaces.length > 0 ? { relatesTo: opts.replaces.map((id) => ({ code: 'replaces' as const, target: { reference: `DocumentReference/${id}` } })) } : {}),
     content: [
       {
         attachment: {

@@ -6,6 +6,7 @@
  * its own document. Nothing here is fatal but what the session says is (`FeedFatalError`).
  */
 import type { Bundle, BundleEntry, DocumentReference, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import { DOC_TYPE_COMPLEMENTARY_SYSTEM } from '../dmp/identifiers.js';
 import { ACCESS_REASON_SYSTEM } from '../policy/reasons.js';
 import { FeedFatalError, outcomeText, type BackendSession } from './backend-session.js';
 import { rembEntries } from './document.js';
@@ -37,6 +38,8 @@ export interface PatientIssue {
 
 export interface FeedResult {
   documentsCreated: number;
+  /** Earlier REMB documents the new ones replaced (now superseded). */
+  documentsReplaced: number;
   documentsAlreadyPresent: number;
   /** Dry run: the documents a real run would create. */
   documentsToCreate: number;
@@ -51,6 +54,8 @@ export interface FeedResult {
 interface Found {
   readonly history: PatientHistory;
   readonly patientId: string;
+  /** The patient's current REMB documents, which the new history replaces. */
+  readonly replaces?: readonly string[];
 }
 
 /** The scopes the feed needs: look patients up, find its documents, create documents and their content. */
@@ -58,7 +63,7 @@ export const FEED_SCOPES = 'system/Patient.rs system/DocumentReference.crs syste
 
 /** Feeds every history; `onProgress` gets the number of patients settled so far. */
 export async function feedHistories(session: BackendSession, histories: readonly PatientHistory[], opts: FeedOptions, onProgress: ProgressListener = () => {}): Promise<FeedResult> {
-  const result: FeedResult = { documentsCreated: 0, documentsAlreadyPresent: 0, documentsToCreate: 0, patientsWithoutDmp: 0, linesWithoutDmp: 0, patientsClosedDmp: 0, patientsFailed: 0, issues: [] };
+  const result: FeedResult = { documentsCreated: 0, documentsReplaced: 0, documentsAlreadyPresent: 0, documentsToCreate: 0, patientsWithoutDmp: 0, linesWithoutDmp: 0, patientsClosedDmp: 0, patientsFailed: 0, issues: [] };
   let done = 0;
   for (let i = 0; i < histories.length; i += opts.batchSize) {
     const batch = histories.slice(i, i + opts.batchSize);
@@ -89,7 +94,8 @@ async function feedBatch(session: BackendSession, batch: readonly PatientHistory
     }
   }
   const present = await presentIdentifiers(session, found.map((f) => f.history));
-  const missing = found.filter((f) => !present.has(f.history.identifier));
+  const current = await currentRembDocuments(session, found.filter((f) => !present.has(f.history.identifier)).map((f) => f.patientId));
+  const missing = found.filter((f) => !present.has(f.history.identifier)).map((f) => ({ ...f, replaces: current.get(f.patientId) ?? [] }));
   result.documentsAlreadyPresent += found.length - missing.length;
   if (opts.dryRun) {
     result.documentsToCreate += missing.length;
@@ -106,10 +112,11 @@ async function writeDocuments(session: BackendSession, chunk: readonly Found[], 
   const answer = await session.fhir<Bundle>('POST', '', bundle);
   if (answer.status === 200 && answer.body.resourceType === 'Bundle') {
     // Entry 2k is patient k's DocumentReference: 201 created, 200 found (fed meanwhile by another run).
-    chunk.forEach((_, k) => {
+    chunk.forEach((f, k) => {
       const status = answer.body.entry?.[2 * k]?.response?.status ?? '';
       if (status.startsWith('201')) {
         result.documentsCreated += 1;
+        result.documentsReplaced += f.replaces?.length ?? 0;
       } else {
         result.documentsAlreadyPresent += 1;
       }
@@ -139,7 +146,7 @@ function hasReason(body: unknown, code: string): boolean {
 }
 
 function transactionOf(chunk: readonly Found[], opts: FeedOptions): Bundle {
-  const entry: BundleEntry[] = chunk.flatMap((f) => rembEntries(f.history, { patientId: f.patientId, now: opts.now, author: opts.author }));
+  const entry: BundleEntry[] = chunk.flatMap((f) => rembEntries(f.history, { patientId: f.patientId, now: opts.now, author: opts.author, replaces: f.replaces }));
   return { resourceType: 'Bundle', type: 'transaction', entry };
 }
 
@@ -191,6 +198,20 @@ async function presentIdentifiers(session: BackendSession, histories: readonly P
   const identifier = histories.map((h) => `${REMB_IDENTIFIER_SYSTEM}|${h.identifier}`).join(',');
   const docs = await searchAll<DocumentReference>(session, 'DocumentReference', { identifier }, histories.length);
   return new Set(docs.flatMap((d) => (d.identifier ?? []).filter((i) => i.system === REMB_IDENTIFIER_SYSTEM).map((i) => i.value ?? '')));
+}
+
+/** The current REMB documents of these patients (the history a new one replaces), by patient id. */
+async function currentRembDocuments(session: BackendSession, patientIds: readonly string[]): Promise<Map<string, string[]>> {
+  const byPatient = new Map<string, string[]>();
+  if (patientIds.length === 0) {
+    return byPatient;
+  }
+  const params = { patient: patientIds.join(','), type: `${DOC_TYPE_COMPLEMENTARY_SYSTEM}|REMB`, status: 'current' };
+  for (const doc of await searchAll<DocumentReference>(session, 'DocumentReference', params, Math.max(patientIds.length * 2, 10))) {
+    const patientId = doc.subject?.reference?.replace(/^Patient\//, '') ?? '';
+    byPatient.set(patientId, [...(byPatient.get(patientId) ?? []), doc.id as string]);
+  }
+  return byPatient;
 }
 
 /** Every match of a search (POST _search, then the `next` links). */

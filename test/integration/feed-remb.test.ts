@@ -42,6 +42,7 @@ interface Summary {
   linesTooOld: number;
   patients: number;
   documentsCreated: number;
+  documentsReplaced: number;
   documentsAlreadyPresent: number;
   patientsWithoutDmp: number;
   linesWithoutDmp: number;
@@ -89,7 +90,7 @@ async function rembCount(patientIds: readonly string[]): Promise<number> {
 }
 
 async function rembDocsOf(patientId: string): Promise<DocumentReference[]> {
-  const bundle = await json<Bundle>(await fhirFetch(`DocumentReference?patient=${patientId}&type=${encodeURIComponent(`${DOC_TYPE_COMPLEMENTARY_SYSTEM}|REMB`)}`));
+  const bundle = await json<Bundle>(await fhirFetch(`DocumentReference?patient=${patientId}&type=${encodeURIComponent(`${DOC_TYPE_COMPLEMENTARY_SYSTEM}|REMB`)}&status=current,superseded`));
   return (bundle.entry ?? []).map((e) => e.resource as DocumentReference);
 }
 
@@ -184,6 +185,7 @@ describe('npm run feed:remb (the insurer feeds reimbursement histories over HTTP
       linesTooOld: 3,
       patients: PATIENTS + 2,
       documentsCreated: PATIENTS,
+      documentsReplaced: 0,
       documentsAlreadyPresent: 0,
       patientsWithoutDmp: 1,
       linesWithoutDmp: 4,
@@ -243,7 +245,7 @@ describe('npm run feed:remb (the insurer feeds reimbursement histories over HTTP
     expect(await binaryCount(startedAt)).to.equal(PATIENTS);
   });
 
-  it("when a patient's lines change (one more line), then only that patient gets a new document on the next import; an unchanged one does not", async () => {
+  it("when a patient's lines change (one more line), then only that patient gets a new document, which replaces (supersedes) the earlier one; an unchanged one does not", async () => {
     // The first two patients' lines, as in the big file (the header and the 5 bad lines keep their places there).
     const all = fs.readFileSync(csvFile, 'utf8').replace(/^\uFEFF/, '').split('\r\n');
     const ofTwo = all.filter((l, n) => n === 0 || ((l.includes(`;${insOf[0]};`) || l.includes(`;${insOf[1]};`)) && !expected.badLineNos.includes(n + 1)));
@@ -251,8 +253,12 @@ describe('npm run feed:remb (the insurer feeds reimbursement histories over HTTP
     fs.writeFileSync(changed, [...ofTwo, csvLine(insOf[0], '2026-06-01', 99_999)].join('\n'));
     const run = await feed([changed, '--base-url', baseUrl, '--client-id', 'test-insurer', '--key', keyFile, '--as-of', AS_OF, '--json']);
     expect(run.code, run.stderr).to.equal(0);
-    expect(JSON.parse(run.stdout) as Summary).to.deep.include({ patients: 2, documentsCreated: 1, documentsAlreadyPresent: 1 });
-    expect(await rembDocsOf(ids[0])).to.have.length(2);
+    expect(JSON.parse(run.stdout) as Summary).to.deep.include({ patients: 2, documentsCreated: 1, documentsReplaced: 1, documentsAlreadyPresent: 1 });
+    const docs = await rembDocsOf(ids[0]);
+    expect(docs.map((d) => d.status).sort()).to.deep.equal(['current', 'superseded']);
+    const current = docs.find((d) => d.status === 'current');
+    const superseded = docs.find((d) => d.status === 'superseded');
+    expect(current?.relatesTo).to.deep.equal([{ code: 'replaces', target: { reference: `DocumentReference/${superseded?.id}` } }]);
     expect(await rembDocsOf(ids[1])).to.have.length(1);
   });
 

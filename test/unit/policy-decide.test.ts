@@ -97,10 +97,12 @@ describe('policy decide: rule 1, patient authorisation', () => {
     expectAllowed(check(patientUser(), 'manage-consent', consent({ provisionType: 'deny' }), facts()), 'patient-self');
   });
 
-  it('when the insurer reads a document other than reimbursement data, then it is absent to it; its REMB documents it reads back', () => {
+  it('when the insurer reads a document other than reimbursement data, then it is absent to it; its REMB documents it reads back and replaces', () => {
     expectDenied(check(systemClient, 'read', document(doc()), authorising('pr-nurse')), 'insurer-reimbursement-only', 'document');
     expectAllowed(check(systemClient, 'read', document(a05Doc('REMB')), facts()), 'system-client');
     expectAllowed(check(systemClient, 'search', { kind: 'dmp', part: 'documents' }, facts()), 'system-client');
+    expectAllowed(check(systemClient, 'update', document(a05Doc('REMB')), facts()), 'system-client');
+    expectDenied(check(systemClient, 'update', document(doc()), facts()), 'system-not-allowed', 'patient');
   });
 });
 
