@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Patient } from '@medplum/fhirtypes';
 import { currentContext } from '../context/request-context.js';
-import { loadPatientFacts } from '../policy/facts.js';
+import { representedMinors, representsMinor } from './represented-records.js';
 import { ACCESS_MODES, type AccessMode } from '../policy/principal.js';
 import type { SmartClient } from './clients.js';
 import type { Grant, GrantSubject } from './grant.js';
@@ -157,24 +157,21 @@ async function continueWith(s: AuthServices, pending: PendingAuthorization, brow
   }
   if (identity.kind === 'patient') {
     // A launch on another record: only a legal representative acting for the minor (DMP rule 8).
-    if (patientId && patientId !== identity.patientId && !(await representsMinor(s, identity, patientId))) {
+    if (patientId && patientId !== identity.patientId && !(await representsMinor(s.repo, identity, patientId))) {
       throw new OAuthError('access_denied', 'A patient can only launch with their own record or that of a minor they legally represent');
     }
-    patientId ??= identity.patientId;
+    // A standalone login of a legal representative: they choose whose record (their own or a minor's).
+    const choosesRecord = !patientId && parseScopes(pending.scope).special.has('launch/patient') && (await representedMinors(s.repo, identity)).length > 0;
+    if (!choosesRecord) {
+      patientId ??= identity.patientId;
+    }
   }
-  if (!patientId && identity.kind === 'practitioner' && parseScopes(pending.scope).special.has('launch/patient')) {
+  if (!patientId && parseScopes(pending.scope).special.has('launch/patient')) {
     const requestId = randomSecret();
     await s.store.saveRequest(pending, browserSecret, requestId);
     return { kind: 'redirect', url: `${s.urls.issuer}/auth/pick-patient?request=${encodeURIComponent(requestId)}` };
   }
   return issueCode(s, pending, patientId);
-}
-
-/** Whether the patient user is, now, a legal representative of the minor whose record `patientId` is. */
-async function representsMinor(s: AuthServices, identity: Extract<LoggedIn, { kind: 'patient' }>, patientId: string): Promise<boolean> {
-  const facts = await loadPatientFacts(s.repo, patientId, new Date());
-  const representatives = facts?.legalRepresentativeIds ?? [];
-  return facts?.isMinor === true && (representatives.includes(identity.patientId) || representatives.includes(identity.fhirUser));
 }
 
 function checkAccessMode(pending: PendingAuthorization, identity: LoggedIn): void {
@@ -189,7 +186,7 @@ function checkAccessMode(pending: PendingAuthorization, identity: LoggedIn): voi
   }
 }
 
-/** `POST /auth/pick-patient`: the professional chose the patient of a standalone launch. */
+/** `POST /auth/pick-patient`: the professional chose the patient of a standalone launch (or a legal representative, whose record). */
 export async function pickPatientEndpoint(s: AuthServices, requestId: string, patientId: string, browserSecret: string | undefined): Promise<AuthResult> {
   const pending = await s.store.loadRequest<PendingAuthorization>(requestId, browserSecret);
   if (!pending?.identity || !(await s.store.consumeRequest(requestId))) {
@@ -199,6 +196,10 @@ export async function pickPatientEndpoint(s: AuthServices, requestId: string, pa
     const stored = await s.repo.read('Patient', patientId);
     if (!stored || stored.deleted) {
       throw new OAuthError('invalid_request', 'The chosen patient does not exist');
+    }
+    const identity = pending.identity;
+    if (identity.kind === 'patient' && patientId !== identity.patientId && !(await representsMinor(s.repo, identity, patientId))) {
+      throw new OAuthError('access_denied', 'A patient can only choose their own record or that of a minor they legally represent');
     }
     return await issueCode(s, pending, (stored.resource as Patient).id);
   } catch (err) {

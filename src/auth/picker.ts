@@ -8,6 +8,7 @@ import { FhirError } from '../fhir/outcomes.js';
 import type { AuthResult, PendingAuthorization } from './authorize.handler.js';
 import { errorPage, html, page, type SafeHtml } from './html.js';
 import type { AuthServices } from './services.js';
+import { representedMinors, type PatientUser } from './represented-records.js';
 
 const MAX_RESULTS = 20;
 
@@ -19,6 +20,9 @@ export async function pickPatientPage(s: AuthServices, requestId: string, q: str
   const pending = await s.store.loadRequest<PendingAuthorization>(requestId, browserSecret);
   if (!pending?.identity) {
     return { kind: 'page', status: 400, html: errorPage('Demande expirée', 'Ce choix de patient est inconnu, a expiré ou a déjà servi.') };
+  }
+  if (pending.identity.kind === 'patient') {
+    return recordChoicePage(s, requestId, pending.identity);
   }
   const query = (q ?? '').trim();
   const patients = query ? await findPatients(s, query) : [];
@@ -34,7 +38,22 @@ ${query ? results(requestId, patients) : ''}`;
   return { kind: 'page', status: 200, html: page(title, body) };
 }
 
-function results(requestId: string, patients: readonly Patient[]): SafeHtml {
+/** A legal representative's choice: their own record or that of a minor they represent (DMP rule 8). */
+async function recordChoicePage(s: AuthServices, requestId: string, user: PatientUser): Promise<AuthResult> {
+  const ids = [user.patientId, ...(await representedMinors(s.repo, user))];
+  const patients: Patient[] = [];
+  for (const id of ids) {
+    const stored = await s.repo.read('Patient', id);
+    if (stored?.resource && !stored.deleted) patients.push(stored.resource as Patient);
+  }
+  const title = 'Choisir le dossier';
+  const body = html`<h1>${title}</h1>
+<p class="lead">Vous êtes le représentant légal d’un ou plusieurs mineurs : choisissez le dossier que l’application consultera, le vôtre ou celui de l’enfant.</p>
+${results(requestId, patients, 'Dossiers', 'Choisir ce dossier')}`;
+  return { kind: 'page', status: 200, html: page(title, body) };
+}
+
+function results(requestId: string, patients: readonly Patient[], legend = 'Patients trouvés', action = 'Choisir ce patient'): SafeHtml {
   if (patients.length === 0) {
     return html`<p class="notice" role="status">Aucun patient trouvé.</p>`;
   }
@@ -52,11 +71,11 @@ function results(requestId: string, patients: readonly Patient[]): SafeHtml {
   });
   return html`<form method="post" action="pick-patient"><input type="hidden" name="request" value="${requestId}">
 <fieldset>
-<legend>Patients trouvés</legend>
+<legend>${legend}</legend>
 <ul>
 ${choices}</ul>
 </fieldset>
-<div class="actions"><button type="submit" class="primary">Choisir ce patient</button></div>
+<div class="actions"><button type="submit" class="primary">${action}</button></div>
 </form>`;
 }
 

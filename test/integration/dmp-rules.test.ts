@@ -32,7 +32,7 @@ import {
   type RigProfessional,
   type Visibility,
 } from '../helpers/dmp-rig.js';
-import { authorize, createLaunch, loginForToken, rigCreate, rigFetch, rigSystemToken, startSmartRig, type SmartRig } from '../helpers/smart-flow.js';
+import { authorize, createLaunch, loginForToken, pickerChoices, pickerChoose, redeemCode, rigCreate, rigFetch, rigSystemToken, startSmartRig, type SmartRig } from '../helpers/smart-flow.js';
 
 const DAY_MS = 86_400_000;
 type Doc = DocumentReference & { id: string };
@@ -409,6 +409,30 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
     it('when the legal representative of a minor reads the minor\'s DMP, then they read the Patient and its documents', async () => {
       expect((await json<Patient>(await get(tokens.representative, `Patient/${minor.id}`), 200)).id).to.equal(minor.id);
       expect((await json<Doc>(await get(tokens.representative, `DocumentReference/${minorDocs.normal.id}`), 200)).id).to.equal(minorDocs.normal.id);
+    });
+
+    it("when a legal representative logs in directly (standalone), then they choose between their own record and the minor's, and the token is for the chosen one", async () => {
+      const outcome = await authorize(rig, { scope: 'openid fhirUser launch/patient patient/*.rs' }, patientUser(rig, parent));
+      expect(outcome.kind, JSON.stringify(outcome.kind === 'page' ? outcome.page.url.href : outcome.kind)).to.equal('picker');
+      const picker = outcome as Extract<typeof outcome, { kind: 'picker' }>;
+      expect(picker.html).to.contain('Choisir le dossier');
+      expect(pickerChoices(picker.html)).to.have.members([parent.id, minor.id]);
+      const chosen = await pickerChoose(rig, picker, minor.id);
+      expect(chosen.kind).to.equal('code');
+      const answer = await redeemCode(rig, (chosen as Extract<typeof chosen, { kind: 'code' }>).code, picker.verifier);
+      expect(answer.body.patient).to.equal(minor.id);
+      const token = answer.body.access_token as string;
+      expect((await json<Doc>(await get(token, `DocumentReference/${minorDocs.normal.id}`), 200)).id).to.equal(minorDocs.normal.id);
+      await expectAbsent(await get(token, `DocumentReference/${minorDocs.hiddenFromRepresentatives.id}`));
+    });
+
+    it('when a legal representative picks a record that is neither theirs nor a represented minor\'s, then access_denied; a patient who represents no one is not asked', async () => {
+      const outcome = await authorize(rig, { scope: 'openid fhirUser launch/patient patient/*.rs' }, patientUser(rig, parent));
+      const refused = await pickerChoose(rig, outcome as Extract<typeof outcome, { kind: 'picker' }>, patient.id);
+      expect(refused.kind).to.equal('error');
+      expect((refused as Extract<typeof refused, { kind: 'error' }>).error).to.equal('access_denied');
+      const plain = await authorize(rig, { scope: 'openid fhirUser launch/patient patient/*.rs' }, patientUser(rig, patient));
+      expect(plain.kind).to.equal('code');
     });
 
     it('when a legal representative tries to launch on the record of an adult they are linked to, then the login is refused', async () => {
