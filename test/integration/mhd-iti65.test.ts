@@ -136,6 +136,19 @@ describe('IHE MHD ITI-65 Provide Document Bundle', function () {
     expect(await stored(submitted.documents[0])).to.equal(0);
   });
 
+  it('when a document is checked with $validate against the MHD comprehensive profile, then a complete one passes and one without custodian is 422 naming it; another profile is 400', async () => {
+    const profile = 'https://dmp-fhir-server.org/fhir/StructureDefinition/dmp-comprehensive-document-reference';
+    const { documents } = provideDocumentBundle({ reference: `Patient/${patient.id}` });
+    const complete = { ...documents[0], content: [{ ...documents[0].content[0], attachment: { ...documents[0].content[0].attachment, url: 'https://example.org/fhir/Binary/x' } }] };
+    const ok = await fhirFetch(`DocumentReference/$validate?profile=${encodeURIComponent(profile)}`, { method: 'POST', body: JSON.stringify(complete) });
+    expect(ok.status, await ok.clone().text()).to.equal(200);
+    const { custodian: _c, ...incomplete } = complete;
+    const parameters = { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: incomplete }, { name: 'profile', valueUri: profile }] };
+    const outcome = await expectOutcome(await fhirFetch('DocumentReference/$validate', { method: 'POST', body: JSON.stringify(parameters) }), 422, 'PROFILE_VIOLATION');
+    expect(outcome.issue.flatMap((i) => i.expression ?? []).join(' ')).to.contain('custodian');
+    await expectOutcome(await fhirFetch('DocumentReference/$validate?profile=https://example.org/other', { method: 'POST', body: JSON.stringify(complete) }), 400, 'BAD_REQUEST');
+  });
+
   it('when a plain DocumentReference create says a class other than its type\'s, then 422 DOCUMENT_CLASS_MISMATCH; without a class it gets the derived one', async () => {
     const { documents } = provideDocumentBundle({ reference: `Patient/${patient.id}` });
     const { content: _c, ...rest } = documents[0];
