@@ -25,16 +25,17 @@ export async function pickPatientPage(s: AuthServices, requestId: string, q: str
     return recordChoicePage(s, requestId, pending.identity);
   }
   const query = (q ?? '').trim();
-  const patients = query ? await findPatients(s, query) : [];
+  const byIns = isInsQuery(query);
+  const patients = query && byIns ? await findPatients(s, query) : [];
   const title = 'Choisir le patient';
   const body = html`<h1>${title}</h1>
-<p class="lead">Recherchez le patient par son INS (15 caractères) ou par son nom, puis choisissez-le : l’application n’aura accès qu’à son dossier.</p>
+<p class="lead">Recherchez le patient par son INS (15 caractères, lu sur la carte Vitale ou obtenu auprès du téléservice INSi), puis choisissez-le : l’application n’aura accès qu’à son dossier.</p>
 <form method="get" action="pick-patient" role="search" class="search"><input type="hidden" name="request" value="${requestId}">
-<label class="field" for="q">INS ou nom du patient</label>
+<label class="field" for="q">INS du patient</label>
 <div class="search-row"><input type="search" id="q" name="q" value="${query}" autocomplete="off" autofocus>
 <button type="submit" class="primary">Rechercher</button></div>
 </form>
-${query ? results(requestId, patients) : ''}`;
+${query && !byIns ? html`<p class="notice" role="status">Un patient se recherche par son INS : 15 caractères (chiffres, 2A ou 2B pour la Corse), ou système|valeur. La recherche par nom n’est pas ouverte, pour ne montrer à personne l’identité d’un patient qu’il ne connaît pas déjà.</p>` : query ? results(requestId, patients) : ''}`;
   return { kind: 'page', status: 200, html: page(title, body) };
 }
 
@@ -79,9 +80,14 @@ ${choices}</ul>
 </form>`;
 }
 
+/** An INS as the picker takes it: `system|value`, or the 15 characters (13 + key). */
+function isInsQuery(q: string): boolean {
+  return /^\S+\|\S+$/.test(q) || /^[0-9AB]{13,15}$/i.test(q);
+}
+
+/** The patients carrying this INS (exact match on the identifier: no browsing by name). */
 async function findPatients(s: AuthServices, q: string): Promise<Patient[]> {
-  const byIns = /^\S+\|\S+$/.test(q) || /^[0-9AB]{13,15}$/i.test(q);
-  const params: Record<string, string[]> = byIns ? { identifier: [q.includes('|') ? q : q.toUpperCase()] } : { name: [q] };
+  const params: Record<string, string[]> = { identifier: [q.includes('|') ? q : q.toUpperCase()] };
   try {
     const search = parseSearch('Patient', params, { lenient: false, defaultCount: MAX_RESULTS, maxCount: MAX_RESULTS });
     const page = await runSearch(s.repo.queryable, { ...search.query, total: false }, (t) => searchFilterFor(INTERNAL, t));

@@ -187,6 +187,16 @@ export async function dmpSearchFilter(
   }
   assertSystemMaySearch(principal, type);
   if (type === 'Patient') {
+    // A professional finds a patient by their INS (or the record's id), as TD0.2 does: browsing
+    // identities by name or birth date would show any patient's traits to any professional. With a
+    // patient in context (a launch), other criteria search that one patient.
+    if (principal.kind === 'practitioner' && !namesPatientsExactly(filters)) {
+      const own = principal.token.patientId;
+      if (!own) {
+        throw new FhirError('BAD_REQUEST', 'A professional finds a patient by INS: search Patient?identifier=<INS system>|<INS> (or _id=<id>), the other criteria only narrowing that search', ['identifier']);
+      }
+      return { filter: securityFilterFromSql('Patient', (q, alias) => `${alias}.id = ${q.add(own)}`), patientIds: [own] };
+    }
     // The Patient rows stay searchable (finding the patient); the DMP data a Patient search brings
     // along (_revinclude) comes only from the records it names, each under the rules (dmpFilterForPatients).
     return { patientIds: await patientSearchRecords(principal as AuthenticatedPrincipal, repo, filters) };
@@ -306,6 +316,13 @@ async function searchedPatients(principal: AuthenticatedPrincipal, repo: Resourc
     return [];
   }
   throw new FhirError('BAD_REQUEST', `Searches of ${type} in the DMP name the patient: add patient=<id>, subject=Patient/<id> or patient.identifier=<INS system>|<INS>`, ['patient']);
+}
+
+/** True when a Patient search names its records exactly: `_id`, or `identifier` with system and value. */
+function namesPatientsExactly(filters: readonly Filter[]): boolean {
+  return filters.some(
+    (f) => f.operator === 'eq' && (f.code === '_id' || (f.code === 'identifier' && f.value.split(',').every((v) => /^[^|]+\|.+$/.test(v))))
+  );
 }
 
 /** The records a Patient search names: by `_id` or `identifier` (exact values), else the token's patient. */

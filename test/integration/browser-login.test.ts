@@ -212,7 +212,7 @@ describe('Login and patient-picker pages in headless Chromium', function () {
     await keyboardLoginAsProfessional(page);
 
     expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal('Choisir le patient');
-    const search = page.getByLabel('INS ou nom du patient');
+    const search = page.getByLabel('INS du patient');
     await search.fill(pickedPatient.identifier?.[0]?.value as string);
     await Promise.all([page.waitForURL((u) => u.pathname === '/auth/pick-patient' && u.searchParams.has('q')), search.press('Enter')]);
 
@@ -236,7 +236,7 @@ describe('Login and patient-picker pages in headless Chromium', function () {
     await openLogin(page, state, challenge);
     await keyboardLoginAsProfessional(page);
 
-    const search = page.getByLabel('INS ou nom du patient');
+    const search = page.getByLabel('INS du patient');
     await search.fill(pickedPatient.identifier?.[0]?.value as string);
     await Promise.all([page.waitForURL((u) => u.searchParams.has('q')), page.getByRole('button', { name: 'Rechercher' }).click()]);
     await page.getByRole('radio', { name: new RegExp(`^${escapeRegExp(pickedPatient.name?.[0]?.family as string)}`) }).check();

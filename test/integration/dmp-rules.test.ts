@@ -194,6 +194,19 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
       expect(outcome.issue[0].details?.text).to.contain('patient');
       expect(idsIn(await searchDocs(token, patient.id), 'DocumentReference')).to.include(docs.normal.id);
     });
+
+    it('when a professional searches patients by name or birth date, then 400 (patients are found by INS); by INS, the patient is found; with a patient in context, only that patient', async () => {
+      const token = (await loginForToken(rig, { scope: 'openid fhirUser user/*.cruds' }, pros.authorised.user)).access_token;
+      const family = patient.name?.[0]?.family as string;
+      const refused = await json<OperationOutcome>(await get(token, `Patient?family=${encodeURIComponent(family)}`), 400);
+      expect(refused.issue[0].expression).to.deep.equal(['identifier']);
+      expect((await get(token, `Patient?birthdate=${patient.birthDate}`)).status).to.equal(400);
+      expect((await get(token, `Patient?identifier=${patient.ins}`)).status, 'a bare value is not an INS of a known system').to.equal(400);
+      const byIns = await json<Bundle>(await get(token, `Patient?identifier=${encodeURIComponent(`urn:oid:1.2.250.1.213.1.4.10|${patient.ins}`)}&family=${encodeURIComponent(family)}`), 200);
+      expect(idsIn(byIns, 'Patient')).to.deep.equal([patient.id]);
+      const inContext = await json<Bundle>(await get(tokens.authorised, 'Patient?_count=50'), 200);
+      expect(idsIn(inContext, 'Patient')).to.deep.equal([patient.id]);
+    });
   });
 
   describe('rule 2: a blocked professional never reads or writes the DMP', () => {

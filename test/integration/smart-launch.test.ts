@@ -178,13 +178,14 @@ describe('SMART launches, logging in at a test upstream provider (Pro Santé Con
       expect(pickerChoices(page.text)).to.deep.equal([patient.id]);
     });
 
-    it('when the professional searches by family name, then the patient is offered', async () => {
+    it('when the professional searches by family name, then no one is offered and the picker says a patient is found by INS', async () => {
       const page = await pickerSearch(rig, picker, patient.name?.[0]?.family as string);
-      expect(pickerChoices(page.text)).to.deep.equal([patient.id]);
+      expect(pickerChoices(page.text)).to.deep.equal([]);
+      expect(page.text).to.contain('se recherche par son INS');
     });
 
     it('when nothing matches, then the picker says so and offers no one', async () => {
-      const page = await pickerSearch(rig, picker, 'Zzznobodyzzz');
+      const page = await pickerSearch(rig, picker, '100000000000000');
       expect(pickerChoices(page.text)).to.deep.equal([]);
       expect(page.text).to.contain('role="status"');
     });
