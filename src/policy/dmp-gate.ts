@@ -6,8 +6,8 @@ import type { SupportedType } from '../fhir/resource-types.js';
 import type { ResourceRepo } from '../repo/resource-repo.js';
 import { and, or, SqlParams } from '../repo/sql.js';
 import { patientsByIdentifier } from '../repo/patient-lookup.js';
-import { decide, openingConsentDecision, readableDocumentConstraints, systemDecision, systemDocumentConstraints, type PatientFacts, type PolicyAction, type PolicyDecision, type PolicyOptions, type PolicyTarget } from './decide.js';
-import { documentConstraintSql } from './document-filter.js';
+import { decide, openingConsentDecision, readableDocumentConstraints, systemDecision, systemDocumentConstraints, type DocumentConstraints, type PatientFacts, type PolicyAction, type PolicyDecision, type PolicyOptions, type PolicyTarget } from './decide.js';
+import { documentConstraintSql, namesHiddenDocumentSql } from './document-filter.js';
 import { consentFactsFromDb, documentFactsFromDb, loadPatientFacts, patientFactsFrom } from './facts.js';
 import type { HabilitationMatrix } from './habilitation-matrix.js';
 import type { AuthenticatedPrincipal, Principal, SystemRole } from './principal.js';
@@ -93,9 +93,13 @@ export async function assertDmpAccess(principal: Principal, repo: ResourceRepo, 
     throw new FhirError('NOT_FOUND', `${what} does not exist`);
   }
   const target = await targetOf(repo, type, resource, principal);
-  const decision = decide(principal, actionFor(type, action), target, facts, options(policy));
+  const opts = options(policy);
+  const decision = decide(principal, actionFor(type, action), target, facts, opts);
   if (!decision.allow) {
     throw refusal(decision, what);
+  }
+  if (tracesFollowDocuments(principal, type)) {
+    await assertTraceNamesNoHiddenDocument(principal, repo, resource as AuditEvent, facts, opts);
   }
 }
 
@@ -289,11 +293,49 @@ export async function dmpFilterForPatients(
       }
       continue;
     }
-    parts.push({ patientId, constraints: type === 'DocumentReference' ? readableDocumentConstraints(principal, facts, opts) : undefined });
+    parts.push({ patientId, constraints: type === 'DocumentReference' || tracesFollowDocuments(principal, type) ? readableDocumentConstraints(principal, facts, opts) : undefined });
   }
+  const rowRule = (q: SqlParams, alias: string, constraints: DocumentConstraints): string =>
+    type === 'AuditEvent' ? `NOT (${namesHiddenDocumentSql(q, alias, constraints)})` : documentConstraintSql(q, alias, constraints);
   return securityFilterFromSql(type, (q: SqlParams, alias: string) =>
-    or(parts.map((p) => and([`${alias}.patient_id = ${q.add(p.patientId)}`, p.constraints ? documentConstraintSql(q, alias, p.constraints) : 'TRUE'])))
+    or(parts.map((p) => and([`${alias}.patient_id = ${q.add(p.patientId)}`, p.constraints ? rowRule(q, alias, p.constraints) : 'TRUE'])))
   );
+}
+
+/**
+ * Whether the traces of a record are filtered by the documents they name: for the patient and their
+ * legal representatives, a trace naming a document hidden from them is hidden with it (professionals
+ * read only the traces of their own accesses).
+ */
+function tracesFollowDocuments(principal: Principal, type: SupportedType): boolean {
+  return type === 'AuditEvent' && principal.kind === 'patient';
+}
+
+/** A single trace read by the patient side: hidden (404) when it names a document hidden from the reader. */
+async function assertTraceNamesNoHiddenDocument(principal: Principal, repo: ResourceRepo, event: AuditEvent, facts: PatientFacts, opts: PolicyOptions): Promise<void> {
+  for (const entity of event.entity ?? []) {
+    const ref = parseReference(entity.what?.reference ?? '');
+    const doc = ref ? await namedDocument(repo, ref) : undefined;
+    if (!doc) {
+      continue;
+    }
+    const decision = decide(principal, 'read', { kind: 'document', document: await documentFactsFromDb(repo, doc) }, facts, opts);
+    if (!decision.allow) {
+      throw new FhirError('NOT_FOUND', `AuditEvent/${event.id ?? ''} does not exist`);
+    }
+  }
+}
+
+/** The live DocumentReference a trace entity names, directly or through its Binary. */
+async function namedDocument(repo: ResourceRepo, ref: { type: string; id: string }): Promise<DocumentReference | undefined> {
+  let documentId = ref.type === 'DocumentReference' ? ref.id : undefined;
+  if (ref.type === 'Binary') {
+    const binary = (await repo.read('Binary', ref.id))?.resource as Binary | undefined;
+    const context = parseReference(binary?.securityContext?.reference ?? '');
+    documentId = context?.type === 'DocumentReference' ? context.id : undefined;
+  }
+  const stored = documentId ? await repo.read('DocumentReference', documentId) : undefined;
+  return stored && !stored.deleted ? (stored.resource as DocumentReference | undefined) : undefined;
 }
 
 function ownTraces(practitionerId: string): SecurityFilter {

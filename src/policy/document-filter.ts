@@ -20,12 +20,16 @@
  * (IDNPS / RPPS, no literal reference) do not get the author exception in searches.
  */
 import { VISIBILITY_SYSTEM } from '../dmp/identifiers.js';
+import { currentTable } from '../fhir/resource-types.js';
 import { and, or, type SqlParams } from '../repo/sql.js';
 import type { DocumentConstraints } from './decide.js';
 import { MATRIX_SOURCE_SYSTEMS, type TypeCoding } from './habilitation-matrix.js';
 import { securityFilterFromSql, type SecurityFilter } from './search-filter.js';
 
 const DOCUMENT_TYPE = 'DocumentReference';
+
+/** `Binary.securityContext` as `[...]/DocumentReference/{id}[/_history/n]`: captures the id. */
+export const DOCUMENT_CONTEXT_RE = '(?:^|/)DocumentReference/([A-Za-z0-9.-]{1,64})(?:/_history/[^/]*)?$';
 
 /**
  * SQL predicate over the DocumentReference row `alias` that holds exactly for the documents
@@ -60,6 +64,27 @@ export function documentSecurityFilter(resourceType: 'DocumentReference', patien
     const own = `${alias}.patient_id = ${q.add(patientId)}`;
     return and([own, documentConstraintSql(q, alias, constraints)]);
   });
+}
+
+/**
+ * SQL predicate over the AuditEvent row `alias`: the trace names (`entity`) a live DocumentReference,
+ * or a Binary of one, that the constraints hide. A trace is as secret as the document it names: the
+ * patient does not learn from their access log that a document hidden from them exists.
+ */
+export function namesHiddenDocumentSql(q: SqlParams, alias: string, constraints: DocumentConstraints): string {
+  const doc = 'named_doc';
+  const readable = documentConstraintSql(q, doc, constraints);
+  if (readable === 'TRUE') {
+    return 'FALSE';
+  }
+  const hidden = `${doc}.deleted = false AND NOT (${readable})`;
+  const named = (targetType: string): string =>
+    `SELECT 1 FROM sp_reference e WHERE e.res_type = ${q.add('AuditEvent')} AND e.res_id = ${alias}.id AND e.code = ${q.add('entity')} AND e.target_type = ${q.add(targetType)}`;
+  const documents = currentTable('DocumentReference');
+  const direct = `EXISTS (${named('DocumentReference')} AND EXISTS (SELECT 1 FROM ${documents} ${doc} WHERE ${doc}.id = e.target_id AND ${hidden}))`;
+  const linked = `${doc}.id = substring(b.content->'securityContext'->>'reference' from ${q.add(DOCUMENT_CONTEXT_RE)})`;
+  const viaBinary = `EXISTS (${named('Binary')} AND EXISTS (SELECT 1 FROM ${currentTable('Binary')} b JOIN ${documents} ${doc} ON ${linked} WHERE b.id = e.target_id AND ${hidden}))`;
+  return or([direct, viaBinary]);
 }
 
 /** Index rows of one parameter of the document `idExpr`, aliased `as`. */

@@ -2,6 +2,7 @@ import { FhirError } from '../fhir/outcomes.js';
 import { currentTable, type SupportedType } from '../fhir/resource-types.js';
 import type { ResourceRepo } from '../repo/resource-repo.js';
 import { and } from '../repo/sql.js';
+import { DOCUMENT_CONTEXT_RE } from './document-filter.js';
 import { combineFilters, dmpFilterForPatients, dmpRulesApply, type DmpPolicy, type FactsCache } from './dmp-gate.js';
 import type { Principal } from './principal.js';
 import { searchFilterFor, securityFilterFromSql, type SecurityFilter } from './search-filter.js';
@@ -14,9 +15,6 @@ export type EverythingType = (typeof EVERYTHING_TYPES)[number];
 export function isEverythingType(type: string): type is EverythingType {
   return (EVERYTHING_TYPES as readonly string[]).includes(type);
 }
-
-/** `Binary.securityContext` as `[...]/DocumentReference/{id}[/_history/n]`: captures the id. */
-const DOCUMENT_CONTEXT_RE = '(?:^|/)DocumentReference/([A-Za-z0-9.-]{1,64})(?:/_history/[^/]*)?$';
 
 /**
  * What the caller may see of each type in one patient's record, for `$everything`: the scope filter

@@ -11,6 +11,7 @@ import { unique } from '../helpers/fhir.js';
 import {
   auditEventsOf,
   authorisation,
+  binaryOf,
   block,
   CONSULT_NOTE,
   documentOf,
@@ -616,12 +617,21 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
   });
 
   describe('the audit trail of these accesses', () => {
-    const requests = {} as Record<'allowed' | 'denied' | 'hidden' | 'emergency' | 'search', string>;
+    const requests = {} as Record<'allowed' | 'denied' | 'hidden' | 'emergency' | 'search' | 'invisible' | 'invisibleBinary' | 'invisibleOld' | 'hiddenFromRl', string>;
+    let invisibleBinary: string;
+    let since: string;
 
     before(async () => {
-      for (const key of Object.keys({ allowed: 1, denied: 1, hidden: 1, emergency: 1, search: 1 }) as (keyof typeof requests)[]) {
+      since = new Date(Date.now() - 1000).toISOString();
+      for (const key of ['allowed', 'denied', 'hidden', 'emergency', 'search', 'invisible', 'invisibleBinary', 'invisibleOld', 'hiddenFromRl'] as const) {
         requests[key] = unique(`req-${key}-`);
       }
+      // Professionals' reads of documents hidden from the patient side (and of one that no longer is).
+      invisibleBinary = (await binaryOf(rig, docs.invisibleRecent.id, 'hidden from the patient for now')).id;
+      expect((await get(tokens.authorised, `DocumentReference/${docs.invisibleRecent.id}`, { 'x-request-id': requests.invisible })).status).to.equal(200);
+      expect((await get(tokens.authorised, `Binary/${invisibleBinary}`, { 'x-request-id': requests.invisibleBinary })).status).to.equal(200);
+      expect((await get(tokens.authorised, `DocumentReference/${docs.invisibleOld.id}`, { 'x-request-id': requests.invisibleOld })).status).to.equal(200);
+      expect((await get(tokens.authorised, `DocumentReference/${minorDocs.hiddenFromRepresentatives.id}`, { 'x-request-id': requests.hiddenFromRl })).status).to.equal(200);
       expect((await get(tokens.authorised, `DocumentReference/${docs.audited.id}`, { 'x-request-id': requests.allowed })).status).to.equal(200);
       expect((await get(tokens.unauthorised, `DocumentReference/${docs.audited.id}`, { 'x-request-id': requests.denied })).status).to.equal(403);
       expect((await get(tokens.authorised, `DocumentReference/${docs.masked.id}`, { 'x-request-id': requests.hidden })).status).to.equal(404);
@@ -681,6 +691,58 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
       expect(byRequest(requests.denied)?.outcome).to.equal('4');
       const emergency = byRequest(requests.emergency);
       expect(emergency?.agent?.some((a) => a.purposeOfUse?.some((p) => p.coding?.some((c) => c.code === 'bris_de_glace')))).to.equal(true);
+    });
+
+    it('when a trace names a document still hidden from the patient (INVISIBLE_PATIENT, directly or through its Binary), then the patient neither finds nor reads it, nor counts it', async () => {
+      const [docRead] = await auditEventsOf(rig, patient.id, requests.invisible);
+      const [binaryRead] = await auditEventsOf(rig, patient.id, requests.invisibleBinary);
+      expect(docRead?.entity?.map((e) => e.what?.reference)).to.include(`DocumentReference/${docs.invisibleRecent.id}`);
+      expect(binaryRead?.entity?.map((e) => e.what?.reference)).to.include(`Binary/${invisibleBinary}`);
+      for (const entity of [`DocumentReference/${docs.invisibleRecent.id}`, `Binary/${invisibleBinary}`]) {
+        const named = await json<Bundle<AuditEvent>>(await get(tokens.patient, `AuditEvent?patient=${patient.id}&entity=${entity}`), 200);
+        expect(named.total, entity).to.equal(0);
+        expect(named.entry ?? []).to.have.length(0);
+      }
+      await expectAbsent(await get(tokens.patient, `AuditEvent/${docRead.id}`));
+      await expectAbsent(await get(tokens.patient, `AuditEvent/${binaryRead.id}`));
+      // Every page of the patient's trail: the total counts what the pages list (each page's own
+      // trace, written after it, comes last in the next pages: one more per page fetched after the first).
+      const ids: string[] = [];
+      let page = await json<Bundle<AuditEvent>>(await get(tokens.patient, `AuditEvent?patient=${patient.id}&_count=100`), 200);
+      const total = page.total;
+      let pages = 1;
+      for (;;) {
+        ids.push(...idsIn(page, 'AuditEvent'));
+        const next = page.link?.find((l) => l.relation === 'next')?.url;
+        if (!next) break;
+        page = await json<Bundle<AuditEvent>>(await get(tokens.patient, next.slice(next.indexOf('/fhir/') + '/fhir/'.length)), 200);
+        pages += 1;
+      }
+      expect(ids.length).to.equal((total ?? NaN) + pages - 1);
+      expect(ids).to.not.include(docRead.id);
+      expect(ids).to.not.include(binaryRead.id);
+      const everything = await json<Bundle>(await get(tokens.patient, `Patient/${patient.id}/$everything?_type=AuditEvent&_since=${encodeURIComponent(since)}&_count=100`), 200);
+      expect(everything.link?.some((l) => l.relation === 'next'), 'one page holds these traces').to.equal(false);
+      const [visibleRead] = await auditEventsOf(rig, patient.id, requests.invisibleOld);
+      expect(idsIn(everything, 'AuditEvent')).to.include(visibleRead.id);
+      expect(idsIn(everything, 'AuditEvent')).to.not.include.members([docRead.id]);
+      expect(idsIn(everything, 'AuditEvent')).to.not.include.members([binaryRead.id]);
+    });
+
+    it('when the document named by a trace is visible to the patient (INVISIBLE_PATIENT past the delay), then the patient reads that trace', async () => {
+      const [event] = await auditEventsOf(rig, patient.id, requests.invisibleOld);
+      const named = await json<Bundle<AuditEvent>>(await get(tokens.patient, `AuditEvent?patient=${patient.id}&entity=DocumentReference/${docs.invisibleOld.id}`), 200);
+      expect(idsIn(named, 'AuditEvent')).to.include(event.id);
+      expect((await json<AuditEvent>(await get(tokens.patient, `AuditEvent/${event.id}`), 200)).id).to.equal(event.id);
+    });
+
+    it('when a trace names an INVISIBLE_REPRESENTANTS_LEGAUX document of the minor, then the legal representative neither finds nor reads it, while the minor does', async () => {
+      const [event] = await auditEventsOf(rig, minor.id, requests.hiddenFromRl);
+      const search = `AuditEvent?patient=${minor.id}&entity=DocumentReference/${minorDocs.hiddenFromRepresentatives.id}`;
+      expect((await json<Bundle<AuditEvent>>(await get(tokens.representative, search), 200)).total).to.equal(0);
+      await expectAbsent(await get(tokens.representative, `AuditEvent/${event.id}`));
+      expect(idsIn(await json<Bundle<AuditEvent>>(await get(tokens.minor, search), 200), 'AuditEvent')).to.include(event.id);
+      expect((await json<AuditEvent>(await get(tokens.minor, `AuditEvent/${event.id}`), 200)).id).to.equal(event.id);
     });
 
     it('when a professional searches the patient\'s AuditEvents, then they see only their own traces, and another\'s trace reads as absent', async () => {
