@@ -73,8 +73,12 @@ export interface DocumentFacts {
   readonly authorPractitionerIds: readonly string[];
   /** Deposited by the patient (or their representative). */
   readonly depositedByPatient: boolean;
-  /** When the document was deposited (ISO 8601); the INVISIBLE_PATIENT delay counts from it. */
-  readonly created?: string;
+  /**
+   * When the server first stored the document (ISO 8601): the INVISIBLE_PATIENT delay counts from
+   * it, not from the client's `DocumentReference.date` (an old report deposited today stays hidden
+   * for the whole delay; a future date cannot hold it back longer). Unknown (not stored yet): hidden.
+   */
+  readonly deposited?: string;
 }
 
 /** A Consent a principal wants to create, change or delete (for an update: check the old and the new). */
@@ -303,18 +307,18 @@ function forPatientUser(who: PatientRole, action: PolicyAction, target: PolicyTa
 /** Rule 4 for the patient side: INVISIBLE_REPRESENTANTS_LEGAUX, then INVISIBLE_PATIENT until the delay ends. */
 function hiddenFromPatientUser(role: 'holder' | 'representative', doc: DocumentFacts, options: PolicyOptions): PolicyDecision | undefined {
   if (role === 'representative' && doc.labels.includes(VISIBILITY.INVISIBLE_REPRESENTANTS_LEGAUX)) return deny('invisible-to-representatives');
-  if (doc.labels.includes(VISIBILITY.INVISIBLE_PATIENT) && !delayOver(doc.created, options)) return deny('invisible-to-patient');
+  if (doc.labels.includes(VISIBILITY.INVISIBLE_PATIENT) && !delayOver(doc.deposited, options)) return deny('invisible-to-patient');
   return undefined;
 }
 
-/** An INVISIBLE_PATIENT document becomes visible once created + delay ≤ now; no valid date keeps it hidden. */
-function delayOver(created: string | undefined, options: PolicyOptions): boolean {
-  const at = created === undefined ? NaN : Date.parse(created);
-  return at <= Date.parse(invisibleUntilCreatedBefore(options));
+/** An INVISIBLE_PATIENT document becomes visible once deposited + delay ≤ now; an unknown deposit keeps it hidden. */
+function delayOver(deposited: string | undefined, options: PolicyOptions): boolean {
+  const at = deposited === undefined ? NaN : Date.parse(deposited);
+  return at <= Date.parse(invisibleUntilDepositedBefore(options));
 }
 
-/** The latest creation instant whose INVISIBLE_PATIENT documents are visible now. */
-function invisibleUntilCreatedBefore(options: PolicyOptions): string {
+/** The latest deposit instant whose INVISIBLE_PATIENT documents are visible now. */
+function invisibleUntilDepositedBefore(options: PolicyOptions): string {
   const days = options.invisiblePatientDelayDays ?? DEFAULT_INVISIBLE_PATIENT_DELAY_DAYS;
   if (!Number.isFinite(days) || days < 0) throw new RangeError(`invisiblePatientDelayDays must be a non-negative number, not ${days}`);
   return new Date(options.now.getTime() - days * DAY_MS).toISOString();
@@ -374,8 +378,8 @@ function isComplementaryType(doc: DocumentFacts): boolean {
  * Which documents of this DMP a principal may read, as a description the repository turns into SQL.
  * A document is readable when `none` is false and: it is authored by `exceptAuthorId`; or its type is
  * in `allowedTypes` (when given; a document without a type system matches on the code), it carries
- * none of `hiddenLabels`, and if it carries `visibleAfter.label` it was created at or before
- * `visibleAfter.createdAtOrBefore`. Agrees with `decide(principal, 'read', document)`.
+ * none of `hiddenLabels`, and if it carries `visibleAfter.label` it was deposited at or before
+ * `visibleAfter.depositedAtOrBefore`. Agrees with `decide(principal, 'read', document)`.
  */
 export type DocumentConstraints =
   | { readonly none: true; readonly reason: DenyReason }
@@ -386,7 +390,7 @@ export type DocumentConstraints =
       readonly allowedTypeCodes?: readonly string[];
       readonly hiddenLabels: readonly string[];
       readonly exceptAuthorId?: string;
-      readonly visibleAfter?: { readonly label: string; readonly createdAtOrBefore: string };
+      readonly visibleAfter?: { readonly label: string; readonly depositedAtOrBefore: string };
     };
 
 /** The document filter of a search by `principal` in this DMP (see DocumentConstraints). */
@@ -412,7 +416,7 @@ export function readableDocumentConstraints(principal: Principal, facts: Patient
       return {
         none: false,
         hiddenLabels: role === 'representative' ? [VISIBILITY.INVISIBLE_REPRESENTANTS_LEGAUX] : [],
-        visibleAfter: { label: VISIBILITY.INVISIBLE_PATIENT, createdAtOrBefore: invisibleUntilCreatedBefore(options) },
+        visibleAfter: { label: VISIBILITY.INVISIBLE_PATIENT, depositedAtOrBefore: invisibleUntilDepositedBefore(options) },
       };
     }
     case 'system':
@@ -432,8 +436,8 @@ export function documentMatchesConstraints(doc: DocumentFacts, constraints: Docu
   if (doc.labels.some((label) => constraints.hiddenLabels.includes(label))) return false;
   const after = constraints.visibleAfter;
   if (after && doc.labels.includes(after.label)) {
-    const at = doc.created === undefined ? NaN : Date.parse(doc.created);
-    return at <= Date.parse(after.createdAtOrBefore);
+    const at = doc.deposited === undefined ? NaN : Date.parse(doc.deposited);
+    return at <= Date.parse(after.depositedAtOrBefore);
   }
   return true;
 }

@@ -6,7 +6,8 @@
  * - visibility:     sp_token code `security-label`, TRE_A07 system only (VISIBILITY_SYSTEM);
  * - author:         sp_reference code `author`, target Practitioner, or a PractitionerRole whose
  *                   `practitioner` is that Practitioner (sp_reference of the role, code `practitioner`);
- * - deposit date:   sp_date code `date` (DocumentReference.date), the start of the INVISIBLE_PATIENT delay.
+ * - deposit:        the time of the document's first version (its history table), the start of the
+ *                   INVISIBLE_PATIENT delay.
  * Every value is a bind parameter. `documentMatchesConstraints` (decide.ts) is the reference: the
  * integration test document-filter.test.ts checks that both select the same documents.
  *
@@ -20,7 +21,7 @@
  * (IDNPS / RPPS, no literal reference) do not get the author exception in searches.
  */
 import { VISIBILITY_SYSTEM } from '../dmp/identifiers.js';
-import { currentTable } from '../fhir/resource-types.js';
+import { currentTable, historyTable } from '../fhir/resource-types.js';
 import { and, or, type SqlParams } from '../repo/sql.js';
 import type { DocumentConstraints } from './decide.js';
 import { MATRIX_SOURCE_SYSTEMS, type TypeCoding } from './habilitation-matrix.js';
@@ -129,12 +130,12 @@ function noneOfLabels(q: SqlParams, idExpr: string, labels: readonly string[]): 
 }
 
 /**
- * The label hides the document only while its deposit date is after `createdAtOrBefore`: without
- * the label, or dated at or before that instant, it passes; a labelled document without a date stays hidden.
+ * The label hides the document only while its deposit (first version) is after `depositedAtOrBefore`:
+ * without the label, or deposited at or before that instant, it passes.
  */
 function visibleAfter(q: SqlParams, idExpr: string, rule: NonNullable<Extract<DocumentConstraints, { none: false }>['visibleAfter']>): string {
   const labelled = `EXISTS (SELECT 1 ${indexRows(q, 'sp_token', 'l', idExpr, 'security-label')} AND l.system = ${q.add(VISIBILITY_SYSTEM)} AND l.value = ${q.add(rule.label)})`;
-  const old = `EXISTS (SELECT 1 ${indexRows(q, 'sp_date', 'd', idExpr, 'date')} AND d.lo <= ${q.add(rule.createdAtOrBefore)}::timestamptz)`;
+  const old = `EXISTS (SELECT 1 FROM ${historyTable(DOCUMENT_TYPE)} d WHERE d.id = ${idExpr} AND d.version_id = 1 AND d.last_updated <= ${q.add(rule.depositedAtOrBefore)}::timestamptz)`;
   return `NOT ${labelled} OR ${old}`;
 }
 

@@ -438,7 +438,8 @@ export function isLegalRepresentative(rp: RelatedPerson, patientId: string, now:
 /**
  * The DocumentFacts of a DocumentReference, without the database: the type coding of a DMP system
  * (LOINC, TRE_A05; else the first coded one), the TRE_A03 class, the TRE_A07 labels, the literal
- * Practitioner authors, whether the subject Patient is an author, and `date` as the deposit date.
+ * Practitioner authors, and whether the subject Patient is an author. The deposit time is the
+ * database's (`documentFactsFromDb`).
  * PractitionerRole authors (and a representative's deposit) need `documentFactsFromDb`.
  */
 export function documentFacts(doc: DocumentReference): DocumentFacts {
@@ -455,7 +456,6 @@ export function documentFacts(doc: DocumentReference): DocumentFacts {
     labels: unique((doc.securityLabel ?? []).flatMap((l) => l.coding ?? []).filter((c) => c.system === VISIBILITY_SYSTEM && c.code).map((c) => c.code as string)),
     authorPractitionerIds: unique(authors.filter((a) => a?.type === 'Practitioner').map((a) => a?.id as string)),
     depositedByPatient: subject !== undefined && authors.some((a) => a?.type === 'Patient' && a.id === subject),
-    ...(doc.date !== undefined ? { created: doc.date } : {}),
   };
 }
 
@@ -529,7 +529,7 @@ export async function loadPatientFacts(repo: ResourceRepo, patientId: string, no
   return patientFactsFrom({ patient, consents, relatedPersons, resolutions: await resolveReferences(repo, refs), now });
 }
 
-/** `documentFacts`, plus authors the database resolves: PractitionerRole and IDNPS / RPPS references, a representative's deposit. */
+/** `documentFacts`, plus what the database knows: PractitionerRole and IDNPS / RPPS authors, a representative's deposit, the deposit time. */
 export async function documentFactsFromDb(repo: ResourceRepo, doc: DocumentReference): Promise<DocumentFacts> {
   const base = documentFacts(doc);
   const authors = doc.author ?? [];
@@ -544,7 +544,9 @@ export async function documentFactsFromDb(repo: ResourceRepo, doc: DocumentRefer
     const of = rp?.patient?.reference !== undefined ? parseReference(rp.patient.reference) : undefined;
     depositedByPatient = of?.type === 'Patient' && of.id === subject;
   }
-  return { ...base, authorPractitionerIds: practitionerIds, depositedByPatient };
+  // The deposit matters only to the INVISIBLE_PATIENT delay: read it only for such documents.
+  const first = doc.id && base.labels.includes(VISIBILITY.INVISIBLE_PATIENT) ? await repo.readVersion('DocumentReference', doc.id, 1) : undefined;
+  return { ...base, authorPractitionerIds: practitionerIds, depositedByPatient, ...(first ? { deposited: first.lastUpdated.toISOString() } : {}) };
 }
 
 /** `consentFacts`, with PractitionerRole, Organization and IDNPS / RPPS actors resolved (one id each). */

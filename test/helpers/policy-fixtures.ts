@@ -85,7 +85,7 @@ export function doc(overrides: Partial<DocumentFacts> = {}): DocumentFacts {
     labels: [],
     authorPractitionerIds: ['pr-someone-else'],
     depositedByPatient: false,
-    created: '2024-01-15T10:05:00.000Z',
+    deposited: '2024-01-15T10:05:00.000Z',
     ...overrides,
   };
 }

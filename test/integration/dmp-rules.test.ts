@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import type { AuditEvent, Bundle, DocumentReference, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { DOC_TYPE_COMPLEMENTARY_SYSTEM, IDNST_SYSTEM, INS_NIR_TEST_SYSTEM, VISIBILITY_SYSTEM } from '../../src/dmp/identifiers.js';
+import { backdateDeposit } from '../helpers/deposit.js';
 import { unique } from '../helpers/fhir.js';
 import {
   auditEventsOf,
@@ -43,7 +44,7 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
   let rig: SmartRig;
   /** The main adult record and its documents. */
   let patient: Record_;
-  const docs = {} as { normal: Doc; psychiatric: Doc; masked: Doc; invisibleRecent: Doc; invisibleOld: Doc; audited: Doc };
+  const docs = {} as { normal: Doc; psychiatric: Doc; masked: Doc; invisibleRecent: Doc; invisibleOld: Doc; invisibleBackdated: Doc; audited: Doc };
   /** A minor, their legal representative's own record, and the minor's documents. */
   let minor: Record_;
   let parent: Record_;
@@ -115,6 +116,9 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
     docs.masked = await rigCreate(rig, documentOf(patient.id, { labels: ['MASQUE_PS'], authorId: pros.author.practitionerId }));
     docs.invisibleRecent = await rigCreate(rig, documentOf(patient.id, { labels: ['INVISIBLE_PATIENT'], authorId: other }));
     docs.invisibleOld = await rigCreate(rig, documentOf(patient.id, { labels: ['INVISIBLE_PATIENT'], authorId: other, date: new Date(Date.now() - 60 * DAY_MS).toISOString() }));
+    await backdateDeposit(rig.db, docs.invisibleOld.id, new Date(Date.now() - 60 * DAY_MS).toISOString());
+    // Dated long ago but deposited now: the delay counts from the deposit.
+    docs.invisibleBackdated = await rigCreate(rig, documentOf(patient.id, { labels: ['INVISIBLE_PATIENT'], authorId: other, date: new Date(Date.now() - 400 * DAY_MS).toISOString() }));
     docs.audited = await rigCreate(rig, documentOf(patient.id, { authorId: other, title: 'audited.pdf' }));
     minorDocs.normal = await rigCreate(rig, documentOf(minor.id, { authorId: other }));
     minorDocs.hiddenFromRepresentatives = await rigCreate(rig, documentOf(minor.id, { labels: ['INVISIBLE_REPRESENTANTS_LEGAUX'], authorId: other }));
@@ -284,7 +288,12 @@ describe('DMP access rules (issue 4) over HTTP with real SMART tokens', function
       expect((await json<Doc>(await get(tokens.authorised, `DocumentReference/${docs.invisibleRecent.id}`), 200)).id).to.equal(docs.invisibleRecent.id);
     });
 
-    it('when an INVISIBLE_PATIENT document is older than the delay, then the patient reads it and finds it', async () => {
+    it('when an INVISIBLE_PATIENT document was deposited today with a date long past, then it stays absent for the patient (the delay counts from the deposit)', async () => {
+      await expectAbsent(await get(tokens.patient, `DocumentReference/${docs.invisibleBackdated.id}`));
+      expect(idsIn(await searchDocs(tokens.patient, patient.id), 'DocumentReference')).to.not.include(docs.invisibleBackdated.id);
+    });
+
+    it('when an INVISIBLE_PATIENT document was deposited longer ago than the delay, then the patient reads it and finds it', async () => {
       expect((await json<Doc>(await get(tokens.patient, `DocumentReference/${docs.invisibleOld.id}`), 200)).id).to.equal(docs.invisibleOld.id);
       expect(idsIn(await searchDocs(tokens.patient, patient.id), 'DocumentReference')).to.include(docs.invisibleOld.id);
     });

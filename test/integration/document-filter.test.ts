@@ -2,7 +2,7 @@
  * The DocumentReference search filter (src/policy/document-filter.ts) agrees with the policy:
  * for one patient's DMP holding a document of every kind (types allowed or forbidden by the
  * matrix, each TRE_A07 label and combinations, authored by the searching professional or not,
- * dated before or after the INVISIBLE_PATIENT delay), the SQL filter run through the repository's
+ * deposited before or after the INVISIBLE_PATIENT delay), the SQL filter run through the repository's
  * search selects, counts and pages exactly the documents `documentMatchesConstraints` and
  * `decide(..., 'read', ...)` accept, for every kind of principal. Documents are created through
  * the API; their facts come from `documentFactsFromDb` (what the read path uses); the patient facts
@@ -27,6 +27,7 @@ import { INTERNAL, type Principal } from '../../src/policy/principal.js';
 import { runSearch, type Cursor, type SearchQuery } from '../../src/repo/search.js';
 import { SqlParams } from '../../src/repo/sql.js';
 import { currentTable } from '../../src/fhir/resource-types.js';
+import { backdateDeposit } from '../helpers/deposit.js';
 import {
   CONFIDENTIALITY_SYSTEM,
   DOC_TYPE_COMPLEMENTARY_SYSTEM,
@@ -61,8 +62,10 @@ interface DocSpec {
   readonly type: Coding[];
   readonly labels?: Coding[];
   readonly authors?: Author[];
-  /** DocumentReference.date; absent: no date. */
-  readonly date?: string;
+  /** When the server stored it (its first version, backdated after creation), and its DocumentReference.date unless `date` says otherwise; absent: stored now, no date. */
+  readonly deposited?: string;
+  /** DocumentReference.date when it differs from the deposit (null: no date). */
+  readonly date?: string | null;
 }
 
 const OLD = daysBefore(400);
@@ -70,59 +73,63 @@ const RECENT = daysBefore(10);
 
 const SPECS: DocSpec[] = [
   // Types, by what the matrix says of them
-  { key: 'consult', type: [loinc('11488-4')], date: OLD },
+  { key: 'consult', type: [loinc('11488-4')], deposited: OLD },
   { key: 'consult-no-date', type: [loinc('11488-4')] },
-  { key: 'vaccination', type: [loinc('11369-6')], date: OLD },
-  { key: 'attest-resid', type: [a05('ATTEST-RESID')], date: OLD }, // no profession reads it
-  { key: 'psy-75496-0', type: [loinc('75496-0')], date: OLD }, // médecins only among our professions
-  { key: 'dentist-forbidden-80788-3', type: [loinc('80788-3')], date: OLD },
-  { key: 'nurse-forbidden-68817-6', type: [loinc('68817-6')], date: OLD },
-  { key: 'remb', type: [a05('REMB')], date: OLD },
-  { key: 'unknown-type', type: [loinc('99999-9')], date: OLD },
-  { key: 'type-without-system', type: [{ code: '11488-4' }], date: OLD },
-  { key: 'type-in-wrong-system', type: [a05('11488-4')], date: OLD },
-  { key: 'two-codings-both-allowed', type: [loinc('11488-4'), { code: '11488-4' }], date: OLD },
-  { key: 'translation-then-loinc', type: [{ system: 'urn:test:local-types', code: 'CR-CONSULT' }, loinc('11488-4')], date: OLD },
-  { key: 'forbidden-a05-with-code-only-coding', type: [{ code: '11488-4' }, a05('ATTEST-RESID')], date: OLD },
+  { key: 'vaccination', type: [loinc('11369-6')], deposited: OLD },
+  { key: 'attest-resid', type: [a05('ATTEST-RESID')], deposited: OLD }, // no profession reads it
+  { key: 'psy-75496-0', type: [loinc('75496-0')], deposited: OLD }, // médecins only among our professions
+  { key: 'dentist-forbidden-80788-3', type: [loinc('80788-3')], deposited: OLD },
+  { key: 'nurse-forbidden-68817-6', type: [loinc('68817-6')], deposited: OLD },
+  { key: 'remb', type: [a05('REMB')], deposited: OLD },
+  { key: 'unknown-type', type: [loinc('99999-9')], deposited: OLD },
+  { key: 'type-without-system', type: [{ code: '11488-4' }], deposited: OLD },
+  { key: 'type-in-wrong-system', type: [a05('11488-4')], deposited: OLD },
+  { key: 'two-codings-both-allowed', type: [loinc('11488-4'), { code: '11488-4' }], deposited: OLD },
+  { key: 'translation-then-loinc', type: [{ system: 'urn:test:local-types', code: 'CR-CONSULT' }, loinc('11488-4')], deposited: OLD },
+  { key: 'forbidden-a05-with-code-only-coding', type: [{ code: '11488-4' }, a05('ATTEST-RESID')], deposited: OLD },
   // Ambiguous types (the facts pick one candidate; the SQL wants them all allowed)
-  { key: 'ambiguous-two-matrix-codings', type: [loinc('11488-4'), a05('ATTEST-RESID')], date: OLD },
-  { key: 'ambiguous-no-matrix-coding', type: [{ code: '11488-4' }, { system: 'urn:test:local-types', code: 'CR-CONSULT' }], date: OLD },
-  { key: 'patient-deposit', type: [a05('DOCPAT01')], authors: ['patient'], date: OLD },
+  { key: 'ambiguous-two-matrix-codings', type: [loinc('11488-4'), a05('ATTEST-RESID')], deposited: OLD },
+  { key: 'ambiguous-no-matrix-coding', type: [{ code: '11488-4' }, { system: 'urn:test:local-types', code: 'CR-CONSULT' }], deposited: OLD },
+  { key: 'patient-deposit', type: [a05('DOCPAT01')], authors: ['patient'], deposited: OLD },
   // Authors
-  { key: 'masked', type: [loinc('11488-4')], labels: [MASQUE], date: OLD },
-  { key: 'masked-by-author', type: [loinc('11488-4')], labels: [MASQUE], authors: ['author'], date: OLD },
-  { key: 'attest-resid-by-author', type: [a05('ATTEST-RESID')], authors: ['author'], date: OLD },
-  { key: 'psy-by-other-and-author', type: [loinc('75496-0')], labels: [MASQUE], authors: ['other', 'author'], date: OLD },
-  { key: 'unknown-type-by-author', type: [loinc('99999-9')], authors: ['author'], date: OLD },
-  { key: 'masked-by-author-role', type: [a05('ATTEST-RESID')], labels: [MASQUE], authors: ['other', 'author-role'], date: OLD },
-  { key: 'masked-by-author-deleted-role', type: [loinc('11488-4')], labels: [MASQUE], authors: ['author-deleted-role'], date: OLD },
+  { key: 'masked', type: [loinc('11488-4')], labels: [MASQUE], deposited: OLD },
+  { key: 'masked-by-author', type: [loinc('11488-4')], labels: [MASQUE], authors: ['author'], deposited: OLD },
+  { key: 'attest-resid-by-author', type: [a05('ATTEST-RESID')], authors: ['author'], deposited: OLD },
+  { key: 'psy-by-other-and-author', type: [loinc('75496-0')], labels: [MASQUE], authors: ['other', 'author'], deposited: OLD },
+  { key: 'unknown-type-by-author', type: [loinc('99999-9')], authors: ['author'], deposited: OLD },
+  { key: 'masked-by-author-role', type: [a05('ATTEST-RESID')], labels: [MASQUE], authors: ['other', 'author-role'], deposited: OLD },
+  { key: 'masked-by-author-deleted-role', type: [loinc('11488-4')], labels: [MASQUE], authors: ['author-deleted-role'], deposited: OLD },
   // INVISIBLE_PATIENT and its delay (30 days in OPTIONS)
-  { key: 'inv-patient-recent', type: [loinc('11488-4')], labels: [INV_PAT], date: RECENT },
-  { key: 'inv-patient-old', type: [loinc('11488-4')], labels: [INV_PAT], date: OLD },
-  { key: 'inv-patient-at-delay', type: [loinc('11488-4')], labels: [INV_PAT], date: daysBefore(30) },
-  { key: 'inv-patient-1s-inside-delay', type: [loinc('11488-4')], labels: [INV_PAT], date: daysBefore(30, 1000) },
-  { key: 'inv-patient-1ms-inside-delay', type: [loinc('11488-4')], labels: [INV_PAT], date: daysBefore(30, 1) },
+  { key: 'inv-patient-recent', type: [loinc('11488-4')], labels: [INV_PAT], deposited: RECENT },
+  { key: 'inv-patient-old', type: [loinc('11488-4')], labels: [INV_PAT], deposited: OLD },
+  { key: 'inv-patient-at-delay', type: [loinc('11488-4')], labels: [INV_PAT], deposited: daysBefore(30) },
+  { key: 'inv-patient-1s-inside-delay', type: [loinc('11488-4')], labels: [INV_PAT], deposited: daysBefore(30, 1000) },
+  { key: 'inv-patient-1ms-inside-delay', type: [loinc('11488-4')], labels: [INV_PAT], deposited: daysBefore(30, 1) },
   // the same instant as 1 s before the delay's end, written in another time zone
-  { key: 'inv-patient-offset-outside-delay', type: [loinc('11488-4')], labels: [INV_PAT], date: plusTwoHours(daysBefore(30, -1000)) },
+  { key: 'inv-patient-offset-outside-delay', type: [loinc('11488-4')], labels: [INV_PAT], deposited: plusTwoHours(daysBefore(30, -1000)) },
   { key: 'inv-patient-no-date', type: [loinc('11488-4')], labels: [INV_PAT] },
-  { key: 'inv-patient-by-author', type: [loinc('11488-4')], labels: [INV_PAT, MASQUE], authors: ['author'], date: RECENT },
+  // the delay counts from the deposit, whatever DocumentReference.date says
+  { key: 'inv-patient-no-date-old-deposit', type: [loinc('11488-4')], labels: [INV_PAT], deposited: OLD, date: null },
+  { key: 'inv-patient-old-date-recent-deposit', type: [loinc('11488-4')], labels: [INV_PAT], deposited: RECENT, date: OLD },
+  { key: 'inv-patient-future-date-old-deposit', type: [loinc('11488-4')], labels: [INV_PAT], deposited: OLD, date: new Date(NOW.getTime() + 400 * DAY_MS).toISOString() },
+  { key: 'inv-patient-by-author', type: [loinc('11488-4')], labels: [INV_PAT, MASQUE], authors: ['author'], deposited: RECENT },
   // INVISIBLE_REPRESENTANTS_LEGAUX and combinations
-  { key: 'inv-rl', type: [loinc('11488-4')], labels: [INV_RL], date: OLD },
-  { key: 'masked-inv-patient-recent', type: [loinc('11488-4')], labels: [MASQUE, INV_PAT], date: RECENT },
-  { key: 'masked-inv-patient-old', type: [loinc('11488-4')], labels: [MASQUE, INV_PAT], date: OLD },
-  { key: 'masked-inv-rl', type: [loinc('11488-4')], labels: [MASQUE, INV_RL], date: OLD },
-  { key: 'inv-patient-inv-rl-old', type: [loinc('11488-4')], labels: [INV_PAT, INV_RL], date: OLD },
-  { key: 'all-three-labels', type: [loinc('11488-4')], labels: [MASQUE, INV_PAT, INV_RL], date: RECENT },
-  { key: 'forbidden-type-masked', type: [a05('ATTEST-RESID')], labels: [MASQUE], date: OLD },
-  { key: 'nurse-forbidden-masked', type: [loinc('68817-6')], labels: [MASQUE], date: OLD },
+  { key: 'inv-rl', type: [loinc('11488-4')], labels: [INV_RL], deposited: OLD },
+  { key: 'masked-inv-patient-recent', type: [loinc('11488-4')], labels: [MASQUE, INV_PAT], deposited: RECENT },
+  { key: 'masked-inv-patient-old', type: [loinc('11488-4')], labels: [MASQUE, INV_PAT], deposited: OLD },
+  { key: 'masked-inv-rl', type: [loinc('11488-4')], labels: [MASQUE, INV_RL], deposited: OLD },
+  { key: 'inv-patient-inv-rl-old', type: [loinc('11488-4')], labels: [INV_PAT, INV_RL], deposited: OLD },
+  { key: 'all-three-labels', type: [loinc('11488-4')], labels: [MASQUE, INV_PAT, INV_RL], deposited: RECENT },
+  { key: 'forbidden-type-masked', type: [a05('ATTEST-RESID')], labels: [MASQUE], deposited: OLD },
+  { key: 'nurse-forbidden-masked', type: [loinc('68817-6')], labels: [MASQUE], deposited: OLD },
   // Codes of the TRE_A07 names in other systems are not visibility labels
   {
     key: 'foreign-labels',
     type: [loinc('11488-4')],
     labels: [{ system: 'urn:test:other-labels', code: VISIBILITY.MASQUE_PS }, { system: 'urn:test:other-labels', code: VISIBILITY.INVISIBLE_PATIENT }],
-    date: RECENT,
+    deposited: RECENT,
   },
-  { key: 'confidentiality-only', type: [loinc('11488-4')], labels: [{ system: CONFIDENTIALITY_SYSTEM, code: 'R' }], date: RECENT },
+  { key: 'confidentiality-only', type: [loinc('11488-4')], labels: [{ system: CONFIDENTIALITY_SYSTEM, code: 'R' }], deposited: RECENT },
 ];
 
 /** An instant rewritten with a +02:00 offset (same instant). */
@@ -164,7 +171,7 @@ function documentReference(spec: DocSpec, patientId: string, authorRefs: AuthorR
     subject: { reference: `Patient/${patientId}` },
     author: (spec.authors ?? ['other']).map((a) => authorRefs[a]),
     ...(spec.labels ? { securityLabel: spec.labels.map((l) => ({ coding: [l] })) } : {}),
-    ...(spec.date ? { date: spec.date } : {}),
+    ...(spec.date !== null && (spec.date ?? spec.deposited) ? { date: spec.date ?? spec.deposited } : {}),
     content: [{ attachment: { contentType: 'application/pdf', title: `${spec.key}.pdf` } }],
   };
 }
@@ -186,10 +193,14 @@ async function createDmp(): Promise<Dmp> {
   };
   const ids = new Map<string, string>();
   const docs: DocumentReference[] = [];
+  const { db } = await getTestServer();
   for (const spec of SPECS) {
     const created = await createResource(documentReference(spec, patient.id, refs));
     ids.set(spec.key, created.id);
     docs.push(created);
+    if (spec.deposited) {
+      await backdateDeposit(db, created.id, spec.deposited);
+    }
   }
   const deleted = await fhirFetch(`PractitionerRole/${formerRole.id}`, { method: 'DELETE' });
   expect(deleted.status, await deleted.text()).to.equal(200);
@@ -305,8 +316,8 @@ const CASES: Case[] = [
   {
     name: 'the patient',
     principal: (dmp) => patientUser(dmp.patientId),
-    reads: ['attest-resid', 'masked', 'inv-rl', 'inv-patient-old', 'inv-patient-at-delay', 'inv-patient-offset-outside-delay', 'foreign-labels', 'unknown-type'],
-    hidden: ['inv-patient-recent', 'inv-patient-1s-inside-delay', 'inv-patient-1ms-inside-delay', 'inv-patient-no-date', 'inv-patient-by-author', 'all-three-labels'],
+    reads: ['attest-resid', 'masked', 'inv-rl', 'inv-patient-old', 'inv-patient-at-delay', 'inv-patient-offset-outside-delay', 'inv-patient-no-date-old-deposit', 'inv-patient-future-date-old-deposit', 'foreign-labels', 'unknown-type'],
+    hidden: ['inv-patient-recent', 'inv-patient-1s-inside-delay', 'inv-patient-1ms-inside-delay', 'inv-patient-no-date', 'inv-patient-old-date-recent-deposit', 'inv-patient-by-author', 'all-three-labels'],
   },
   { name: 'the patient, with a 7-day delay', principal: (dmp) => patientUser(dmp.patientId), options: { ...OPTIONS, invisiblePatientDelayDays: 7 }, reads: ['inv-patient-recent', 'inv-patient-1s-inside-delay'], hidden: ['inv-patient-no-date'] },
   { name: 'the legal representative of the minor', principal: () => patientUser('pat-parent', 'Patient/pat-parent'), reads: ['masked', 'inv-patient-old'], hidden: ['inv-rl', 'masked-inv-rl', 'inv-patient-inv-rl-old', 'inv-patient-recent'] },
@@ -369,7 +380,7 @@ describe('document search filter: SQL shape', () => {
     allowedTypeCodes: ['11488-4', 'DOCPAT01'],
     hiddenLabels: [VISIBILITY.MASQUE_PS],
     exceptAuthorId: 'pr-injection\'--',
-    visibleAfter: { label: VISIBILITY.INVISIBLE_PATIENT, createdAtOrBefore: '2025-05-02T12:00:00.000Z' },
+    visibleAfter: { label: VISIBILITY.INVISIBLE_PATIENT, depositedAtOrBefore: '2025-05-02T12:00:00.000Z' },
   };
 
   it('when constraints are translated, then every value is a bind parameter and none appears in the SQL text', () => {

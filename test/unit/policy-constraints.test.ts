@@ -51,15 +51,15 @@ const TYPES: { typeCode?: string; typeSystem?: string }[] = [
   {},
 ];
 
-const CREATED: (string | undefined)[] = [daysAgo(400), daysAgo(30), daysAgo(30, 1), daysAgo(2), undefined, 'not a date'];
+const DEPOSITED: (string | undefined)[] = [daysAgo(400), daysAgo(30), daysAgo(30, 1), daysAgo(2), undefined, 'not a date'];
 const AUTHORS: string[][] = [[], ['pr-someone-else'], ['pr-doctor'], ['pr-nurse', 'pr-doctor'], ['pr-pharmacist'], ['pr-regulator'], ['pr-midwife']];
 
 function* documents(): Generator<DocumentFacts> {
   for (const type of TYPES) {
     for (const labels of LABEL_SETS) {
-      for (const created of CREATED) {
+      for (const deposited of DEPOSITED) {
         for (const authorPractitionerIds of AUTHORS) {
-          yield doc({ ...type, labels, created, authorPractitionerIds, depositedByPatient: authorPractitionerIds.length === 0 });
+          yield doc({ ...type, labels, deposited, authorPractitionerIds, depositedByPatient: authorPractitionerIds.length === 0 });
         }
       }
     }
@@ -108,7 +108,7 @@ describe('policy constraints: readableDocumentConstraints agrees with decide', (
         checked += 1;
         if (decision.allow) readable += 1;
       }
-      expect(checked).to.equal(TYPES.length * LABEL_SETS.length * CREATED.length * AUTHORS.length);
+      expect(checked).to.equal(TYPES.length * LABEL_SETS.length * DEPOSITED.length * AUTHORS.length);
       // Only the server reads everything; every principal the gate lets in reads some of the documents.
       expect(readable === checked, 'reads every document').to.equal(principal.kind === 'internal');
       expect(readable > 0, 'reads some document').to.equal(!constraints.none);
@@ -133,9 +133,9 @@ describe('policy constraints: shape', () => {
     expect(!c.none && c.hiddenLabels).to.deep.equal([]);
   });
 
-  it('when the patient searches, then INVISIBLE_PATIENT documents are kept only when created 30 days ago or earlier', () => {
+  it('when the patient searches, then INVISIBLE_PATIENT documents are kept only when deposited 30 days ago or earlier', () => {
     const c = readableDocumentConstraints(patientUser(), facts(), OPTIONS);
-    expect(c).to.deep.equal({ none: false, hiddenLabels: [], visibleAfter: { label: 'INVISIBLE_PATIENT', createdAtOrBefore: daysAgo(30) } });
+    expect(c).to.deep.equal({ none: false, hiddenLabels: [], visibleAfter: { label: 'INVISIBLE_PATIENT', depositedAtOrBefore: daysAgo(30) } });
   });
 
   it('when a legal representative searches, then INVISIBLE_REPRESENTANTS_LEGAUX documents are hidden too', () => {

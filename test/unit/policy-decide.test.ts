@@ -226,34 +226,34 @@ describe('policy decide: rule 4, visibility labels', () => {
 
   it('when a professional reads an INVISIBLE_PATIENT or INVISIBLE_REPRESENTANTS_LEGAUX document, then it is visible to them', () => {
     const f = authorising('pr-doctor');
-    expectAllowed(check(doctor(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], created: daysAgo(1) })), f), 'authorised');
+    expectAllowed(check(doctor(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], deposited: daysAgo(1) })), f), 'authorised');
     expectAllowed(check(doctor(), 'read', document(doc({ labels: ['INVISIBLE_REPRESENTANTS_LEGAUX'] })), f), 'authorised');
   });
 
   it('when the patient reads an INVISIBLE_PATIENT document before the delay ends, then it is hidden', () => {
-    expectDenied(check(patientUser(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], created: daysAgo(29) })), facts()), 'invisible-to-patient', 'document');
+    expectDenied(check(patientUser(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], deposited: daysAgo(29) })), facts()), 'invisible-to-patient', 'document');
   });
 
   it('when the delay has just ended, then the patient sees the INVISIBLE_PATIENT document, not one millisecond before', () => {
-    expectAllowed(check(patientUser(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], created: daysAgo(30) })), facts()), 'patient-self');
-    expectDenied(check(patientUser(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], created: daysAgo(30, 1) })), facts()), 'invisible-to-patient', 'document');
+    expectAllowed(check(patientUser(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], deposited: daysAgo(30) })), facts()), 'patient-self');
+    expectDenied(check(patientUser(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], deposited: daysAgo(30, 1) })), facts()), 'invisible-to-patient', 'document');
   });
 
   it('when the delay setting is 7 days, then an INVISIBLE_PATIENT document of 8 days is visible to the patient', () => {
-    const d = document(doc({ labels: ['INVISIBLE_PATIENT'], created: daysAgo(8) }));
+    const d = document(doc({ labels: ['INVISIBLE_PATIENT'], deposited: daysAgo(8) }));
     expectAllowed(check(patientUser(), 'read', d, facts(), { ...OPTIONS, invisiblePatientDelayDays: 7 }), 'patient-self');
   });
 
-  it('when an INVISIBLE_PATIENT document has no creation date, then it stays hidden from the patient', () => {
-    expectDenied(check(patientUser(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], created: undefined })), facts()), 'invisible-to-patient', 'document');
+  it('when an INVISIBLE_PATIENT document has no known deposit time (not stored yet), then it stays hidden from the patient', () => {
+    expectDenied(check(patientUser(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], deposited: undefined })), facts()), 'invisible-to-patient', 'document');
   });
 
   it('when a legal representative reads an INVISIBLE_PATIENT document, then it is hidden', () => {
-    expectDenied(check(representative(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], created: daysAgo(2) })), facts()), 'invisible-to-patient', 'document');
+    expectDenied(check(representative(), 'read', document(doc({ labels: ['INVISIBLE_PATIENT'], deposited: daysAgo(2) })), facts()), 'invisible-to-patient', 'document');
   });
 
   it('when a legal representative reads an INVISIBLE_REPRESENTANTS_LEGAUX document, then it is hidden, even long after', () => {
-    const d = document(doc({ labels: ['INVISIBLE_REPRESENTANTS_LEGAUX'], created: daysAgo(400) }));
+    const d = document(doc({ labels: ['INVISIBLE_REPRESENTANTS_LEGAUX'], deposited: daysAgo(400) }));
     expectDenied(check(representative(), 'read', d, facts()), 'invisible-to-representatives', 'document');
   });
 
@@ -370,7 +370,7 @@ describe('policy decide: rule 7, author rights', () => {
 
   it('when the patient masks or unmasks a document they see, then it is allowed; one invisible to them behaves as absent', () => {
     expectAllowed(check(patientUser(), 'change-visibility', document(doc()), facts()), 'patient-self');
-    expectDenied(check(patientUser(), 'change-visibility', document(doc({ labels: ['INVISIBLE_PATIENT'], created: daysAgo(1) })), facts()), 'invisible-to-patient', 'document');
+    expectDenied(check(patientUser(), 'change-visibility', document(doc({ labels: ['INVISIBLE_PATIENT'], deposited: daysAgo(1) })), facts()), 'invisible-to-patient', 'document');
   });
 
   it('when a legal representative deletes a document they deposited for the minor, then it is allowed', () => {
@@ -540,7 +540,7 @@ describe('policy decide: principal kinds', () => {
   });
 
   it('when a delay setting is negative, then deciding fails loudly instead of showing documents', () => {
-    const d = document(doc({ labels: ['INVISIBLE_PATIENT'], created: daysAgo(1) }));
+    const d = document(doc({ labels: ['INVISIBLE_PATIENT'], deposited: daysAgo(1) }));
     expect(() => check(patientUser(), 'read', d, facts(), { ...OPTIONS, invisiblePatientDelayDays: -1 })).to.throw(RangeError);
   });
 });

@@ -198,7 +198,7 @@ describe('policy facts (pure interpretation)', () => {
       content: [{ attachment: { contentType: 'application/pdf' } }],
     };
 
-    it('when a document is read, then its facts are the DMP type coding, the class, the TRE_A07 labels, the Practitioner authors and its date', () => {
+    it('when a document is read, then its facts are the DMP type coding, the class, the TRE_A07 labels, the Practitioner authors; not its date (the deposit time is the database\'s)', () => {
       expect(documentFacts(base)).to.deep.equal({
         typeCode: '11488-4',
         typeSystem: LOINC_SYSTEM,
@@ -206,7 +206,6 @@ describe('policy facts (pure interpretation)', () => {
         labels: ['MASQUE_PS'],
         authorPractitionerIds: ['a', 'b'],
         depositedByPatient: false,
-        created: '2025-05-01T10:00:00+02:00',
       });
     });
 
