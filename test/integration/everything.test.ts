@@ -4,7 +4,7 @@
  * cursors, Binaries through their readable DocumentReference, one AuditEvent naming the patient.
  */
 import { expect } from 'chai';
-import type { AuditEvent, Binary, Bundle, BundleEntry, DocumentReference, OperationOutcome } from '@medplum/fhirtypes';
+import type { AuditEvent, Binary, Bundle, BundleEntry, DocumentReference, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { unique } from '../helpers/fhir.js';
 import {
   auditEventsOf,
@@ -34,7 +34,7 @@ describe('Patient/{id}/$everything (what the caller may see of a record, paged)'
   let rig: SmartRig;
   let patient: { id: string; ins: string };
   let other: { id: string; ins: string };
-  const pros = {} as Record<'doctor' | 'nurse' | 'unauthorised', RigProfessional>;
+  const pros = {} as Record<'doctor' | 'nurse' | 'unauthorised' | 'traitant', RigProfessional>;
   const docs = {} as Record<'note' | 'psychiatric' | 'masked' | 'invisible', Doc>;
   const bins = {} as Record<'note' | 'psychiatric' | 'masked' | 'invisible' | 'patientContext', Bin>;
   let otherDoc: Doc;
@@ -72,9 +72,14 @@ describe('Patient/{id}/$everything (what the caller may see of a record, paged)'
     pros.doctor = await professional(rig, { profession: '10', speciality: 'SM54' });
     pros.nurse = await professional(rig, { profession: '60', speciality: 'SI01' });
     pros.unauthorised = await professional(rig, { profession: '10', speciality: 'SM54' });
+    pros.traitant = await professional(rig, { profession: '10', speciality: 'SM54' });
     for (const who of [pros.doctor, pros.nurse]) {
       await rigCreate(rig, authorisation(patient.id, practitionerRef(who.practitionerId)));
     }
+    // The médecin traitant, named on the Patient (not an author of anything here).
+    const operator = await rigSystemToken(rig);
+    const stored = await json<Patient>(await rigFetch(rig, `Patient/${patient.id}`, operator), 200);
+    await json(await rigFetch(rig, `Patient/${patient.id}`, operator, { method: 'PUT', body: JSON.stringify({ ...stored, generalPractitioner: [practitionerRef(pros.traitant.practitionerId)] }) }), 200);
     const author = pros.doctor.practitionerId;
     docs.note = await rigCreate(rig, documentOf(patient.id, { authorId: author }));
     docs.psychiatric = await rigCreate(rig, documentOf(patient.id, { type: PSYCHIATRIC_SYNTHESIS, authorId: author }));
@@ -137,6 +142,10 @@ describe('Patient/{id}/$everything (what the caller may see of a record, paged)'
       expect(events.every((e) => JSON.stringify(e.resource).includes(`Patient/${patient.id}`))).to.equal(true);
       expect(idsIn(bundle, 'Practitioner', 'include')).to.include(pros.doctor.practitionerId);
       expect(bundle.total).to.equal(matches(bundle).length);
+    });
+
+    it('when the patient asks for everything, then their médecin traitant (Patient.generalPractitioner) comes along as an include', () => {
+      expect(idsIn(bundle, 'Practitioner', 'include')).to.include(pros.traitant.practitionerId);
     });
 
     it('when the patient asked for everything, then one AuditEvent ($everything, outcome 0) names the patient and what was returned', async () => {

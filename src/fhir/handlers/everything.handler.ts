@@ -15,11 +15,12 @@ import type { SupportedType } from '../resource-types.js';
 import type { FhirRequest, FhirResponse, HandlerContext, TouchedResource } from '../types.js';
 import { everythingParams, type EverythingParams, type EverythingPosition } from './everything-params.js';
 
-/** Directory types brought along as supporting resources (`search.mode = include`): authors, actors, agents. */
+/** Directory types brought along as supporting resources (`search.mode = include`): the médecin traitant, authors, actors, agents. */
 const DIRECTORY_TYPES: readonly SupportedType[] = ['Practitioner', 'PractitionerRole', 'Organization'];
 
 /** The reference parameters whose directory targets each record type brings along. */
 const SUPPORTING_REFERENCES: Partial<Record<EverythingType, readonly string[]>> = {
+  Patient: ['general-practitioner', 'organization'],
   DocumentReference: ['author'],
   List: ['source'],
   Consent: ['actor'],

@@ -11,7 +11,7 @@ export const COMMON_PARAMS = ['_id', '_lastUpdated'] as const;
  * these, and the CapabilityStatement lists exactly these.
  */
 export const SUPPORTED_SEARCH_PARAMS: Readonly<Record<SupportedType, readonly string[]>> = {
-  Patient: ['identifier', 'name', 'family', 'given', 'birthdate', 'gender'],
+  Patient: ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'general-practitioner', 'organization'],
   Practitioner: ['identifier', 'name', 'given', 'family'],
   Organization: ['identifier', 'name'],
   PractitionerRole: ['practitioner', 'organization', 'role', 'specialty'],
