@@ -5,6 +5,7 @@ import { demoIdpMigration } from './003-demo-idp.js';
 import { auditMigration } from './004-audit.js';
 import { relatedPersonMigration } from './005-related-person.js';
 import { binaryStorageMigration } from './006-binary-storage.js';
+import { indexProbesMigration } from './007-index-probes.js';
 
 /** A schema change: SQL statements run once, in order, in one transaction. */
 export interface Migration {
@@ -13,7 +14,7 @@ export interface Migration {
 }
 
 /** Every migration, oldest first. Never edit one that has shipped: add a new one. */
-export const MIGRATIONS: readonly Migration[] = [initMigration, authMigration, demoIdpMigration, auditMigration, relatedPersonMigration, binaryStorageMigration];
+export const MIGRATIONS: readonly Migration[] = [initMigration, authMigration, demoIdpMigration, auditMigration, relatedPersonMigration, binaryStorageMigration, indexProbesMigration];
 
 // Arbitrary constant: serialises concurrent migrators (several instances starting together).
 const MIGRATION_LOCK_KEY = 804_271_001;
